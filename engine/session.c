@@ -1,0 +1,146 @@
+/*
+ * Header mapping and the column rules of SPEC section 1. Validation runs
+ * in header order so that the first offending column named in a reject is
+ * the one a person reading the line left to right meets first.
+ */
+#include <string.h>
+
+#include "civil.h"
+#include "streamrate/error.h"
+#include "streamrate/session.h"
+
+static const struct sr_str reason_texts[SR_REASON_COUNT] = {
+#define SR_REASON_TEXT(name, text) {text, sizeof(text) - 1},
+	SR_REASON_MAP(SR_REASON_TEXT)
+#undef SR_REASON_TEXT
+};
+
+static const struct sr_str column_names[SR_COL_COUNT] = {
+#define SR_COLUMN_TEXT(name, text) {text, sizeof(text) - 1},
+	SR_COLUMN_MAP(SR_COLUMN_TEXT)
+#undef SR_COLUMN_TEXT
+};
+
+struct sr_str sr_reason_text(enum sr_reason reason)
+{
+	if ((unsigned)reason >= SR_REASON_COUNT)
+		return reason_texts[0];
+	return reason_texts[reason];
+}
+
+int sr_header_init(struct sr_header *h, const struct sr_str *names,
+		   uint32_t n, struct sr_str *bad)
+{
+	h->nfields = n;
+	for (int c = 0; c < SR_COL_COUNT; c++)
+		h->field[c] = -1;
+	/* Any name given twice refuses the file, known or not. */
+	for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t j = 0; j < i; j++) {
+			if (sr_str_eq(names[i], names[j])) {
+				*bad = names[i];
+				return SR_EHEADER;
+			}
+		}
+		for (int c = 0; c < SR_COL_COUNT; c++)
+			if (sr_str_eq(names[i], column_names[c]))
+				h->field[c] = (int32_t)i;
+	}
+	uint32_t k = 0;
+	for (int c = 0; c < SR_COL_REQUIRED; c++) {
+		if (h->field[c] < 0) {
+			*bad = column_names[c];
+			return SR_EHEADER;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++)
+		for (int c = 0; c < SR_COL_REQUIRED; c++)
+			if (h->field[c] == (int32_t)i)
+				h->check_order[k++] = (uint8_t)c;
+	*bad = (struct sr_str){0};
+	return 0;
+}
+
+/* 1 to 128 bytes, none a control byte (0x00-0x1F, 0x7F). */
+static bool valid_id(struct sr_str s)
+{
+	if (s.len < 1 || s.len > 128)
+		return false;
+	for (uint32_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.ptr[i];
+		if (c < 0x20 || c == 0x7F)
+			return false;
+	}
+	return true;
+}
+
+/* ASCII digits only (leading zeros allowed) and at most max. */
+static bool parse_count(struct sr_str s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (s.len == 0)
+		return false;
+	for (uint32_t i = 0; i < s.len; i++) {
+		unsigned d = (unsigned char)s.ptr[i] - '0';
+		if (d > 9)
+			return false;
+		if (v > (max - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+static bool parse_quality(struct sr_str s, uint8_t *q)
+{
+	if (s.len == 2 && s.ptr[0] == 'S' && s.ptr[1] == 'D')
+		*q = SR_SD;
+	else if (s.len == 2 && s.ptr[0] == 'H' && s.ptr[1] == 'D')
+		*q = SR_HD;
+	else if (s.len == 3 && memcmp(s.ptr, "UHD", 3) == 0)
+		*q = SR_UHD;
+	else
+		return false;
+	return true;
+}
+
+static bool parse_column(int c, struct sr_str v, struct sr_session *s)
+{
+	uint64_t n;
+
+	switch (c) {
+	case SR_COL_SESSION_ID:
+		s->session_id = v;
+		return valid_id(v);
+	case SR_COL_SUBSCRIBER_ID:
+		s->subscriber_id = v;
+		return valid_id(v);
+	case SR_COL_CONTENT_ID:
+		s->content_id = v;
+		return valid_id(v);
+	case SR_COL_START:
+		return sr__parse_rfc3339(v.ptr, v.len, &s->start) == 0;
+	case SR_COL_DURATION_S:
+		if (!parse_count(v, 604800, &n))
+			return false;
+		s->duration_s = (uint32_t)n;
+		return true;
+	case SR_COL_BYTES:
+		return parse_count(v, INT64_MAX, &s->bytes);
+	default: /* SR_COL_QUALITY */
+		return parse_quality(v, &s->quality);
+	}
+}
+
+enum sr_reason sr_session_parse(const struct sr_header *h,
+				const struct sr_str *fields,
+				struct sr_session *s)
+{
+	for (int k = 0; k < SR_COL_REQUIRED; k++) {
+		int c = h->check_order[k];
+		if (!parse_column(c, fields[h->field[c]], s))
+			return (enum sr_reason)(SR_REASON_MALFORMED_SESSION_ID + c);
+	}
+	return SR_REASON_NONE;
+}

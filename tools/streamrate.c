@@ -1,0 +1,45 @@
+/*
+ * streamrate: the command-line front of the engine. This file only
+ * dispatches to subcommands; each lives in its own cmd_*.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{"catalog", sr_cmd_catalog, "check, load or dump a tariff catalog"},
+	{"rate", sr_cmd_rate, "rate session files for a period"},
+	{"gen", sr_cmd_gen, "generate a catalog and session files"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: streamrate <command> [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(out, "\n'streamrate <command> --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return SR_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return SR_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "streamrate: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return SR_EXIT_USAGE;
+}
