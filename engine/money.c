@@ -1,0 +1,147 @@
+/*
+ * Integer money. Amounts enter as decimal text with a bounded number of
+ * fractional digits, live as int64_t micro-units, and every division the
+ * contract asks for (proration, tiers, tax) is one exact 128-bit division
+ * rounded half away from zero, never a chain of rounded steps.
+ */
+#include <string.h>
+
+#include <stdbool.h>
+
+#include "money.h"
+#include "streamrate/error.h"
+
+/* Digits, a dot and up to maxfrac digits, scaled to 10^scale units. */
+static int parse_fixed(const char *p, size_t n, int maxfrac, int scale,
+		       sr_i128 max, sr_i128 *out)
+{
+	sr_i128 v = 0;
+	size_t i = 0;
+	int frac = 0;
+
+	if (n == 0)
+		return -1;
+	while (i < n && p[i] >= '0' && p[i] <= '9') {
+		v = v * 10 + (p[i++] - '0');
+		if (v > max)
+			return -1;
+	}
+	if (i == 0)
+		return -1;
+	if (i < n) {
+		if (p[i++] != '.' || i == n)
+			return -1;
+		while (i < n && p[i] >= '0' && p[i] <= '9' && frac < maxfrac) {
+			v = v * 10 + (p[i++] - '0');
+			frac++;
+		}
+		if (i != n)
+			return -1;
+	}
+	for (; frac < scale; frac++)
+		v *= 10;
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int sr__parse_amount(const char *p, size_t n, int64_t *micro)
+{
+	sr_i128 v;
+	if (parse_fixed(p, n, 6, 6, INT64_MAX, &v) < 0)
+		return -1;
+	*micro = (int64_t)v;
+	return 0;
+}
+
+int sr__parse_percent(const char *p, size_t n, uint32_t *rate)
+{
+	sr_i128 v;
+	if (parse_fixed(p, n, 4, 4, 1000000, &v) < 0)
+		return -1;
+	*rate = (uint32_t)v;
+	return 0;
+}
+
+int sr__round_div(sr_i128 num, sr_i128 den, int64_t *out)
+{
+	bool neg = num < 0;
+	unsigned __int128 a = (unsigned __int128)(neg ? -num : num);
+	unsigned __int128 d = (unsigned __int128)den;
+	unsigned __int128 q = a / d, r = a % d;
+
+	/* Half away from zero: round up when the remainder is >= d/2. */
+	if (r >= d - r)
+		q++;
+	if (q > (unsigned __int128)INT64_MAX)
+		return SR_EOVERFLOW;
+	*out = neg ? -(int64_t)q : (int64_t)q;
+	return 0;
+}
+
+static const int64_t scale10[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+
+int sr__round_minor(sr_i128 micro, int exponent, int64_t *out)
+{
+	int64_t q = scale10[6 - exponent], units;
+	int err = sr__round_div(micro, q, &units);
+	if (err)
+		return err;
+	if (units > INT64_MAX / q || units < -(INT64_MAX / q))
+		return SR_EOVERFLOW;
+	*out = units * q;
+	return 0;
+}
+
+size_t sr__format_i128(sr_i128 v, char *out)
+{
+	char tmp[48];
+	size_t n = 0, len = 0;
+	unsigned __int128 a = (unsigned __int128)(v < 0 ? -v : v);
+
+	do {
+		tmp[n++] = (char)('0' + (int)(a % 10));
+		a /= 10;
+	} while (a);
+	if (v < 0)
+		out[len++] = '-';
+	while (n)
+		out[len++] = tmp[--n];
+	return len;
+}
+
+size_t sr__format_fixed(int64_t micro, int digits, char *out)
+{
+	size_t len = 0;
+	uint64_t a = micro < 0 ? -(uint64_t)micro : (uint64_t)micro;
+
+	if (micro < 0)
+		out[len++] = '-';
+	len += sr__format_i128((sr_i128)(a / SR_POW6), out + len);
+	if (digits > 0) {
+		uint64_t frac = a % SR_POW6;
+		out[len++] = '.';
+		for (int i = 0; i < digits; i++) {
+			frac *= 10;
+			out[len++] = (char)('0' + frac / SR_POW6);
+			frac %= SR_POW6;
+		}
+	}
+	return len;
+}
+
+size_t sr__format_amount(int64_t micro, char *out)
+{
+	int digits = 6;
+	uint64_t a = micro < 0 ? -(uint64_t)micro : (uint64_t)micro;
+	while (digits > 0 && a % (uint64_t)scale10[7 - digits] == 0)
+		digits--;
+	return sr__format_fixed(micro, digits, out);
+}
+
+size_t sr__format_percent(uint32_t rate, char *out)
+{
+	/* percent x 10^4 is micro-units of a percent divided by 100. */
+	return sr__format_amount((int64_t)rate * 100, out);
+}
