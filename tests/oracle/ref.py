@@ -25,10 +25,10 @@ I64_MAX = 2**63 - 1
 MAX_RECORD = 65536  # README: limit on a record's bytes without its line end
 BOM = b"\xef\xbb\xbf"
 
-# CHOICE: a record that ends at end of input without an LF also drops one CR
-# right before the end, like the line end "CR LF" (so a last line that is
-# just CR is an empty line, as the README says of "a line that is just CR").
-EOF_DROPS_CR = True
+# CHOICE (README): a CR is dropped only right before an LF; a last record
+# without an LF keeps a trailing CR as data. The switch is kept to test the
+# other reading.
+EOF_DROPS_CR = False
 
 REQUIRED = (b"session_id", b"subscriber_id", b"content_id", b"start",
             b"duration_s", b"bytes", b"quality")
