@@ -82,16 +82,20 @@ int sr__round_div(sr_i128 num, sr_i128 den, int64_t *out)
 
 static const int64_t scale10[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
 
-int sr__round_minor(sr_i128 micro, int exponent, int64_t *out)
+int sr__round_minor_div(sr_i128 num, sr_i128 den, int exponent, int64_t *out)
 {
 	int64_t q = scale10[6 - exponent], units;
-	int err = sr__round_div(micro, q, &units);
+	int err = sr__round_div(num, den * q, &units);
 	if (err)
 		return err;
-	if (units > INT64_MAX / q || units < -(INT64_MAX / q))
+	if (__builtin_mul_overflow(units, q, out))
 		return SR_EOVERFLOW;
-	*out = units * q;
 	return 0;
+}
+
+int sr__round_minor(sr_i128 micro, int exponent, int64_t *out)
+{
+	return sr__round_minor_div(micro, 1, exponent, out);
 }
 
 size_t sr__format_i128(sr_i128 v, char *out)

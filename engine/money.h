@@ -28,6 +28,8 @@ int sr__parse_percent(const char *p, size_t n, uint32_t *rate);
 int sr__round_div(sr_i128 num, sr_i128 den, int64_t *out);
 /* micro rounded to a multiple of 10^(6-exponent), half away from zero. */
 int sr__round_minor(sr_i128 micro, int exponent, int64_t *out);
+/* The exact fraction num / den micro-units, rounded the same way. */
+int sr__round_minor_div(sr_i128 num, sr_i128 den, int exponent, int64_t *out);
 
 /* micro-units with exactly digits (0..6) fractional digits, truncating
  * finer digits (callers round first). Returns the length; no NUL. */

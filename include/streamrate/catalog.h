@@ -132,6 +132,7 @@ struct sr_tax {
 /* Counts of each table, for iteration by index. */
 uint32_t sr_catalog_nsubscribers(const struct sr_catalog *cat);
 uint32_t sr_catalog_nrates(const struct sr_catalog *cat);
+uint32_t sr_catalog_ncurrencies(const struct sr_catalog *cat);
 
 const struct sr_currency *sr_catalog_currency(const struct sr_catalog *cat,
 					      uint32_t index);

@@ -1,0 +1,375 @@
+/*
+ * Output formats of SPEC section 5 and the atomic output file. Formatting
+ * appends to byte buffers with memcpy and hand-rolled number formatting:
+ * no stdio per field. Output files are written under a temporary name in
+ * the output directory and renamed into place once complete, so a run that
+ * dies leaves the previous file or the complete new one, never a torn one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "civil.h"
+#include "emit.h"
+#include "money.h"
+#include "streamrate/error.h"
+
+#define SR_OUT_FLUSH (4u << 20)
+
+int sr__buf_reserve(struct sr_buf *b, size_t more)
+{
+	if (b->len + more <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more)
+		cap *= 2;
+	char *d = realloc(b->data, cap);
+	if (!d)
+		return SR_ENOMEM;
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
+void sr__buf_finish(struct sr_buf *b)
+{
+	free(b->data);
+	*b = (struct sr_buf){0};
+}
+
+int sr__out_open(struct sr_out *o, const char *dir, const char *name)
+{
+	*o = (struct sr_out){.fd = -1};
+	size_t n = strlen(dir) + strlen(name) + 64;
+	o->path = malloc(n);
+	o->tmp = malloc(n);
+	if (!o->path || !o->tmp)
+		return SR_ENOMEM;
+	snprintf(o->path, n, "%s/%s", dir, name);
+	snprintf(o->tmp, n, "%s/.%s.tmp.%ld", dir, name, (long)getpid());
+	o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (o->fd < 0)
+		return -errno;
+	return sr__buf_reserve(&o->buf, SR_OUT_FLUSH + 65536);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int sr__out_write(struct sr_out *o, const void *p, size_t n)
+{
+	if (o->buf.len + n > SR_OUT_FLUSH) {
+		int err = write_all(o->fd, o->buf.data, o->buf.len);
+		o->buf.len = 0;
+		if (err)
+			return err;
+		if (n > SR_OUT_FLUSH)
+			return write_all(o->fd, p, n);
+	}
+	int err = sr__buf_reserve(&o->buf, n);
+	if (err)
+		return err;
+	sr__buf_put(&o->buf, p, n);
+	return 0;
+}
+
+int sr__out_flush(struct sr_out *o)
+{
+	int err = write_all(o->fd, o->buf.data, o->buf.len);
+	o->buf.len = 0;
+	if (!err && fsync(o->fd) < 0)
+		err = -errno;
+	return err;
+}
+
+int sr__out_commit(struct sr_out *o)
+{
+	if (close(o->fd) < 0) {
+		o->fd = -1;
+		return -errno;
+	}
+	o->fd = -1;
+	if (rename(o->tmp, o->path) < 0)
+		return -errno;
+	free(o->tmp);
+	o->tmp = NULL;
+	return 0;
+}
+
+void sr__out_discard(struct sr_out *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	if (o->tmp)
+		unlink(o->tmp);
+	free(o->tmp);
+	free(o->path);
+	sr__buf_finish(&o->buf);
+	*o = (struct sr_out){.fd = -1};
+}
+
+void sr__csv_field(struct sr_buf *b, const char *p, size_t n)
+{
+	bool quote = false;
+	for (size_t i = 0; i < n && !quote; i++)
+		quote = p[i] == ',' || p[i] == '"' || p[i] == '\r' ||
+			p[i] == '\n';
+	if (!quote) {
+		sr__buf_put(b, p, n);
+		return;
+	}
+	char *o = b->data + b->len;
+	*o++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '"')
+			*o++ = '"';
+		*o++ = p[i];
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+}
+
+static void put_str(struct sr_buf *b, struct sr_str s)
+{
+	sr__csv_field(b, s.ptr, s.len);
+}
+
+static void put_u64(struct sr_buf *b, uint64_t v)
+{
+	b->len += sr__format_i128((sr_i128)v, b->data + b->len);
+}
+
+static const char *const quality_text[] = {"SD", "HD", "UHD", "*"};
+
+int sr__emit_rated(struct sr_buf *b, const struct sr_catalog *cat,
+		   const struct sr_period *p, const struct sr_session *s,
+		   const struct sr_rated *r)
+{
+	const struct sr_region *region =
+		sr_catalog_region(cat, r->subscription->region);
+	struct sr_str klass = sr_catalog_class_id(cat, r->content->klass);
+	struct sr_str band = r->band == SR_NONE
+				     ? (struct sr_str){"", 0}
+				     : sr_catalog_band_id(cat, r->band);
+	struct sr_str rate = r->rate ? r->rate->id
+			     : r->content->ppv ? (struct sr_str){"ppv", 3}
+					       : (struct sr_str){"", 0};
+	const struct sr_currency *cur =
+		sr_catalog_currency(cat, r->plan->currency);
+	size_t need = SR_CSV_FIELD_MAX(s->session_id.len + s->subscriber_id.len +
+				       s->content_id.len + r->plan->id.len +
+				       region->id.len + klass.len + band.len +
+				       rate.len) + 160;
+	int err = sr__buf_reserve(b, need);
+	if (err)
+		return err;
+
+	put_str(b, s->session_id);
+	sr__buf_put(b, ",", 1);
+	put_str(b, s->subscriber_id);
+	sr__buf_put(b, ",", 1);
+	put_str(b, s->content_id);
+	sr__buf_put(b, ",", 1);
+	b->len += sr__format_utc(s->start, b->data + b->len);
+	sr__buf_put(b, ",", 1);
+	sr__buf_put(b, p->text, 7);
+	sr__buf_put(b, ",", 1);
+	put_str(b, r->plan->id);
+	sr__buf_put(b, ",", 1);
+	put_str(b, region->id);
+	sr__buf_put(b, ",", 1);
+	put_str(b, klass);
+	sr__buf_put(b, ",", 1);
+	sr__buf_put(b, quality_text[s->quality], strlen(quality_text[s->quality]));
+	sr__buf_put(b, ",", 1);
+	put_str(b, band);
+	sr__buf_put(b, ",", 1);
+	put_str(b, rate);
+	sr__buf_put(b, ",", 1);
+	if (r->rate)
+		sr__buf_put(b, r->rate->meter == SR_METER_TIME ? "time" : "bytes",
+			    r->rate->meter == SR_METER_TIME ? 4 : 5);
+	sr__buf_put(b, ",", 1);
+	put_u64(b, r->units);
+	sr__buf_put(b, ",", 1);
+	b->len += sr__format_fixed(r->charge, 6, b->data + b->len);
+	sr__buf_put(b, ",", 1);
+	put_str(b, cur->code);
+	sr__buf_put(b, "\n", 1);
+	return 0;
+}
+
+int sr__emit_reject(struct sr_buf *b, const char *file_field, size_t file_len,
+		    uint64_t line, enum sr_reason reason, const char *raw,
+		    size_t raw_len)
+{
+	struct sr_str why = sr_reason_text(reason);
+	int err = sr__buf_reserve(b, file_len + why.len + 2 * raw_len + 48);
+	if (err)
+		return err;
+	sr__buf_put(b, file_field, file_len);
+	sr__buf_put(b, ",", 1);
+	put_u64(b, line);
+	sr__buf_put(b, ",", 1);
+	sr__buf_put(b, why.ptr, why.len);
+	sr__buf_put(b, ",\"", 2);
+	/* The record is always quoted, inner quotes doubled. */
+	char *o = b->data + b->len;
+	for (size_t i = 0; i < raw_len; i++) {
+		if (raw[i] == '"')
+			*o++ = '"';
+		*o++ = raw[i];
+	}
+	b->len = (size_t)(o - b->data);
+	sr__buf_put(b, "\"\n", 2);
+	return 0;
+}
+
+/* JSON string: only " and \ are escaped (ids hold no control bytes). */
+static void json_str(struct sr_buf *b, struct sr_str s)
+{
+	char *o = b->data + b->len;
+	*o++ = '"';
+	for (uint32_t i = 0; i < s.len; i++) {
+		if (s.ptr[i] == '"' || s.ptr[i] == '\\')
+			*o++ = '\\';
+		*o++ = s.ptr[i];
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+}
+
+static void json_key(struct sr_buf *b, const char *key)
+{
+	sr__buf_put(b, key, strlen(key));
+}
+
+static void json_amount(struct sr_buf *b, int64_t v, int exponent)
+{
+	sr__buf_put(b, "\"", 1);
+	b->len += sr__format_fixed(v, exponent, b->data + b->len);
+	sr__buf_put(b, "\"", 1);
+}
+
+static void json_u128(struct sr_buf *b, unsigned __int128 v)
+{
+	char tmp[48];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + (int)(v % 10));
+		v /= 10;
+	} while (v);
+	while (n)
+		b->data[b->len++] = tmp[--n];
+}
+
+static void json_line(struct sr_buf *b, const struct sr_invoice_line *l,
+		      int exponent)
+{
+	switch (l->type) {
+	case SR_LINE_RECURRING:
+		json_key(b, "{\"type\":\"recurring\",\"plan\":");
+		json_str(b, l->plan->id);
+		json_key(b, ",\"days\":");
+		put_u64(b, l->days);
+		break;
+	case SR_LINE_USAGE:
+		json_key(b, "{\"type\":\"usage\",\"rate\":");
+		json_str(b, l->rate->id);
+		json_key(b, ",\"units\":");
+		json_u128(b, l->units);
+		json_key(b, ",\"allowance\":");
+		put_u64(b, l->allowance);
+		json_key(b, ",\"billable\":");
+		json_u128(b, l->billable);
+		break;
+	case SR_LINE_PPV:
+		json_key(b, "{\"type\":\"ppv\",\"content\":");
+		json_str(b, l->content->id);
+		break;
+	}
+	json_key(b, ",\"amount\":");
+	json_amount(b, l->amount, exponent);
+	sr__buf_put(b, "}", 1);
+}
+
+static size_t line_bytes(const struct sr_invoice_line *l)
+{
+	size_t id = l->plan ? l->plan->id.len
+		    : l->rate ? l->rate->id.len
+			      : l->content->id.len;
+	return 2 * id + 256;
+}
+
+int sr__emit_invoice_json(struct sr_buf *b, const struct sr_period *p,
+			  const struct sr_invoice *inv)
+{
+	int e = inv->currency->exponent;
+	size_t need = 2 * (inv->subscriber->id.len + inv->region->id.len) + 512;
+	for (uint32_t i = 0; i < inv->nlines; i++)
+		need += line_bytes(&inv->lines[i]);
+	int err = sr__buf_reserve(b, need);
+	if (err)
+		return err;
+
+	json_key(b, "{\"subscriber\":");
+	json_str(b, inv->subscriber->id);
+	json_key(b, ",\"period\":\"");
+	sr__buf_put(b, p->text, 7);
+	json_key(b, "\",\"currency\":");
+	json_str(b, inv->currency->code);
+	json_key(b, ",\"region\":");
+	json_str(b, inv->region->id);
+	json_key(b, ",\"lines\":[");
+	for (uint32_t i = 0; i < inv->nlines; i++) {
+		if (i)
+			sr__buf_put(b, ",", 1);
+		json_line(b, &inv->lines[i], e);
+	}
+	json_key(b, "],\"subtotal\":");
+	json_amount(b, inv->subtotal, e);
+	json_key(b, ",\"tax_rate\":\"");
+	b->len += sr__format_percent(inv->tax_rate, b->data + b->len);
+	json_key(b, "\",\"tax\":");
+	json_amount(b, inv->tax, e);
+	json_key(b, ",\"total\":");
+	json_amount(b, inv->total, e);
+	json_key(b, "}\n");
+	return 0;
+}
+
+int sr__emit_invoice_csv(struct sr_buf *b, const struct sr_invoice *inv)
+{
+	int e = inv->currency->exponent;
+	int err = sr__buf_reserve(b, SR_CSV_FIELD_MAX(inv->subscriber->id.len +
+						      inv->currency->code.len) +
+					     128);
+	if (err)
+		return err;
+	put_str(b, inv->subscriber->id);
+	sr__buf_put(b, ",", 1);
+	put_str(b, inv->currency->code);
+	sr__buf_put(b, ",", 1);
+	b->len += sr__format_fixed(inv->subtotal, e, b->data + b->len);
+	sr__buf_put(b, ",", 1);
+	b->len += sr__format_fixed(inv->tax, e, b->data + b->len);
+	sr__buf_put(b, ",", 1);
+	b->len += sr__format_fixed(inv->total, e, b->data + b->len);
+	sr__buf_put(b, "\n", 1);
+	return 0;
+}
