@@ -1,16 +1,22 @@
 /*
- * Open-addressing set of 128-bit keys with linear probing. The key's low
- * half picks the slot: XXH3 output is uniform, so no further mixing is
- * needed. The all-zero key marks an empty slot; a real all-zero hash is
- * remapped to another fixed value, which cannot make two pairs collide
- * more often than the hash itself does.
+ * Lock-free open addressing with linear probing. A slot is claimed by a
+ * compare-and-swap of its first word from 0 to the key; the claimant then
+ * publishes the second word (a VALID bit, 19 more key bits, the position)
+ * with a release store. A thread that meets a claimed slot whose second
+ * word is not yet published waits for it: the window is a few
+ * instructions. The position is lowered with a CAS loop, never raised.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
+#include "barrier.h"
 #include "dedup.h"
 #include "streamrate/error.h"
+
+#define VALID (1ULL << 63)
+#define POS_MASK ((1ULL << SR_DEDUP_POS_BITS) - 1)
+#define KEY_MASK (~VALID & ~POS_MASK)
 
 struct sr_key128 sr__dedup_key(struct sr_str subscriber, struct sr_str session)
 {
@@ -21,22 +27,19 @@ struct sr_key128 sr__dedup_key(struct sr_str subscriber, struct sr_str session)
 	buf[subscriber.len] = 0;
 	memcpy(buf + subscriber.len + 1, session.ptr, session.len);
 	XXH128_hash_t h = XXH3_128bits(buf, subscriber.len + 1 + session.len);
-	struct sr_key128 k = {h.low64, h.high64};
-	if (!k.lo && !k.hi)
-		k.lo = 1;
+	struct sr_key128 k = {h.low64 ? h.low64 : 1, h.high64};
 	return k;
 }
 
 int sr__dedup_init(struct sr_dedup *d, size_t expect)
 {
 	size_t n = 1024;
-	while (n < expect * 2)
+	while (n / 4 * 3 < expect)
 		n *= 2;
-	d->slots = calloc(n, sizeof(*d->slots));
+	d->slots = calloc(n, 2 * sizeof(*d->slots));
 	if (!d->slots)
 		return SR_ENOMEM;
 	d->mask = n - 1;
-	d->used = 0;
 	return 0;
 }
 
@@ -46,43 +49,63 @@ void sr__dedup_finish(struct sr_dedup *d)
 	d->slots = NULL;
 }
 
-static struct sr_key128 *probe(struct sr_key128 *slots, size_t mask,
-			       struct sr_key128 k)
+int sr__dedup_grow(struct sr_dedup *d, size_t used)
 {
-	for (size_t i = k.lo & mask;; i = (i + 1) & mask) {
-		struct sr_key128 *s = &slots[i];
-		if ((s->lo == k.lo && s->hi == k.hi) || (!s->lo && !s->hi))
-			return s;
+	struct sr_dedup n;
+	int err = sr__dedup_init(&n, used * 2 > sr__dedup_capacity(d) * 2
+					     ? used * 2
+					     : sr__dedup_capacity(d) * 2);
+	if (err)
+		return err;
+	for (size_t i = 0; i <= d->mask; i++) {
+		uint64_t w0 = d->slots[2 * i], w1 = d->slots[2 * i + 1];
+		if (!w0)
+			continue;
+		size_t j = w0 & n.mask;
+		while (n.slots[2 * j])
+			j = (j + 1) & n.mask;
+		n.slots[2 * j] = w0;
+		n.slots[2 * j + 1] = w1;
 	}
-}
-
-static int grow(struct sr_dedup *d)
-{
-	size_t mask = d->mask * 2 + 1;
-	struct sr_key128 *slots = calloc(mask + 1, sizeof(*slots));
-	if (!slots)
-		return SR_ENOMEM;
-	for (size_t i = 0; i <= d->mask; i++)
-		if (d->slots[i].lo || d->slots[i].hi)
-			*probe(slots, mask, d->slots[i]) = d->slots[i];
 	free(d->slots);
-	d->slots = slots;
-	d->mask = mask;
+	*d = n;
 	return 0;
 }
 
-int sr__dedup_insert(struct sr_dedup *d, struct sr_key128 k)
+bool sr__dedup_claim(struct sr_dedup *d, struct sr_key128 k, uint64_t pos,
+		     uint64_t *retracted, bool *fresh)
 {
-	struct sr_key128 *s = probe(d->slots, d->mask, k);
-	if (s->lo || s->hi)
-		return 0;
-	if ((d->used + 1) * 2 > d->mask + 1) {
-		int err = grow(d);
-		if (err)
-			return err;
-		s = probe(d->slots, d->mask, k);
+	uint64_t bits = k.hi & KEY_MASK;
+	*retracted = SR_DEDUP_NO_POS;
+	*fresh = false;
+	for (size_t i = k.lo & d->mask;; i = (i + 1) & d->mask) {
+		uint64_t *w = &d->slots[2 * i];
+		uint64_t w0 = sr__load_acquire(&w[0]);
+		if (!w0) {
+			uint64_t expect = 0;
+			if (sr__cas(&w[0], &expect, k.lo)) {
+				sr__store_release(&w[1], VALID | bits | pos);
+				*fresh = true;
+				return true;
+			}
+			w0 = expect;
+		}
+		if (w0 != k.lo)
+			continue;
+		uint64_t w1;
+		while (!((w1 = sr__load_acquire(&w[1])) & VALID))
+			sr__cpu_relax();
+		if ((w1 & KEY_MASK) != bits)
+			continue;
+		/* The same pair: keep the smaller position. */
+		for (;;) {
+			uint64_t held = w1 & POS_MASK;
+			if (held < pos)
+				return false;
+			if (sr__cas(&w[1], &w1, VALID | bits | pos)) {
+				*retracted = held;
+				return true;
+			}
+		}
 	}
-	*s = k;
-	d->used++;
-	return 1;
 }

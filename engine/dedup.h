@@ -1,8 +1,17 @@
 /*
- * The set of (subscriber_id, session_id) pairs seen in a run (SPEC section
- * 3, step 3). Pairs are kept as 128-bit XXH3 hashes: 16 bytes per unique
- * session whatever the id lengths, with a collision chance below 10^-20 for
- * a billion sessions.
+ * The set of (subscriber_id, session_id) pairs of a run (SPEC section 3,
+ * step 3), shared lock-free by the rating workers.
+ *
+ * A pair is a 128-bit XXH3 hash, of which a slot keeps 83 bits (64 + 19)
+ * beside the input position (byte offset in the run's input stream, 44
+ * bits) of the earliest occurrence claimed so far: 16 bytes per unique
+ * session. Workers claim pairs in whatever order the chunks are rated; the
+ * slot keeps the minimum position, so when a worker claims an earlier
+ * position than the one stored, the stored record turns out to be the
+ * duplicate and is "retracted". The in-order commit applies retractions
+ * before writing a chunk: the result is exactly the first occurrence in
+ * input order, whatever the threads and timing. Two different pairs share
+ * 83 hash bits with a chance below 10^-7 for a billion sessions.
  */
 #ifndef SR_DEDUP_H
 #define SR_DEDUP_H
@@ -12,21 +21,38 @@
 
 #include "streamrate/types.h"
 
+#define SR_DEDUP_POS_BITS 44
+#define SR_DEDUP_NO_POS UINT64_MAX
+
 struct sr_key128 {
 	uint64_t lo, hi;
 };
 
 struct sr_dedup {
-	struct sr_key128 *slots; /* lo == 0 && hi == 0: empty */
-	size_t mask;
-	size_t used;
+	uint64_t *slots; /* pairs of words: key, VALID | key bits | pos */
+	size_t mask;     /* slot count - 1 */
 };
 
 struct sr_key128 sr__dedup_key(struct sr_str subscriber, struct sr_str session);
 
 int sr__dedup_init(struct sr_dedup *d, size_t expect);
 void sr__dedup_finish(struct sr_dedup *d);
-/* Insert k: 1 when it was new, 0 when already there, or SR_ENOMEM. */
-int sr__dedup_insert(struct sr_dedup *d, struct sr_key128 k);
+/* Slots a set of this size may fill before it must grow. */
+static inline size_t sr__dedup_capacity(const struct sr_dedup *d)
+{
+	return (d->mask + 1) / 4 * 3;
+}
+/* Rehash into twice the slots; only while no thread claims. */
+int sr__dedup_grow(struct sr_dedup *d, size_t used);
+
+/*
+ * Claim pair k at input position pos. Returns true when pos is the
+ * earliest occurrence so far; then *retracted is the position of the
+ * record that lost its claim, or SR_DEDUP_NO_POS. Returns false when an
+ * earlier position already holds the pair (this record is a duplicate).
+ * *fresh tells whether the pair was new to the set (for its size).
+ */
+bool sr__dedup_claim(struct sr_dedup *d, struct sr_key128 k, uint64_t pos,
+		     uint64_t *retracted, bool *fresh);
 
 #endif

@@ -88,10 +88,16 @@ int sr__out_write(struct sr_out *o, const void *p, size_t n)
 	return 0;
 }
 
-int sr__out_flush(struct sr_out *o)
+int sr__out_drain(struct sr_out *o)
 {
 	int err = write_all(o->fd, o->buf.data, o->buf.len);
 	o->buf.len = 0;
+	return err;
+}
+
+int sr__out_flush(struct sr_out *o)
+{
+	int err = sr__out_drain(o);
 	if (!err && fsync(o->fd) < 0)
 		err = -errno;
 	return err;

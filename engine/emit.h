@@ -41,6 +41,8 @@ struct sr_out {
 int sr__out_open(struct sr_out *o, const char *dir, const char *name);
 /* Append bytes; flushes in large writes. 0 or a negative errno. */
 int sr__out_write(struct sr_out *o, const void *p, size_t n);
+/* Write the buffer out (no fsync). */
+int sr__out_drain(struct sr_out *o);
 /* Flush the buffer and fsync the temporary file. */
 int sr__out_flush(struct sr_out *o);
 /* Rename the temporary file over the final one. */

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "csv.h"
-#include "dedup.h"
 #include "emit.h"
+#include "pipeline.h"
 #include "money.h"
 #include "streamrate/error.h"
 #include "streamrate/invoice.h"
@@ -29,19 +29,6 @@
 
 enum { OUT_RATED, OUT_REJECTS, OUT_JSONL, OUT_CSV, OUT_SUMMARY, OUT_COUNT };
 
-struct input {
-	const char *path;
-	int fd;
-	char *buf;
-	size_t cap, pos, len; /* unconsumed bytes are buf[pos..len) */
-	size_t chunk;
-	bool eof;
-	uint64_t line; /* physical line of the next record */
-	struct sr_header header;
-	bool empty;      /* nothing to rate in this file */
-	struct sr_buf file_field; /* path as a rejects.csv field */
-};
-
 struct run {
 	const struct sr_run_config *cfg;
 	struct sr_run_stats *stats;
@@ -49,13 +36,12 @@ struct run {
 	struct sr_period period;
 	struct sr_catalog *cat;
 	struct sr_ledger *ledger;
-	struct sr_dedup dedup;
-	struct input *inputs;
+	struct sr_source *sources;
 	struct sr_out out[OUT_COUNT];
-	struct sr_buf rated, rejects; /* rows not yet written */
 	struct sr_str *fields;
 	char *scratch;
 	sr_i128 *totals; /* per currency index */
+	size_t chunk_size;
 };
 
 static int fail(struct run *r, int code, const char *path, uint64_t line,
@@ -70,199 +56,111 @@ static int fail(struct run *r, int code, const char *path, uint64_t line,
 	return code;
 }
 
-/* Make room and read more bytes of in; sets eof at the end. */
-static int read_more(struct run *r, struct input *in)
+/* Read more of src into its tail buffer; *eof at the end. */
+static int read_more(struct run *r, struct sr_source *src, bool *eof)
 {
-	if (in->pos > 0) {
-		memmove(in->buf, in->buf + in->pos, in->len - in->pos);
-		in->len -= in->pos;
-		in->pos = 0;
-	}
-	if (in->cap - in->len < in->chunk) {
-		size_t cap = in->cap ? in->cap : in->chunk;
-		while (cap - in->len < in->chunk)
-			cap *= 2;
-		char *b = realloc(in->buf, cap);
-		if (!b)
-			return SR_ENOMEM;
-		in->buf = b;
-		in->cap = cap;
-	}
+	int err = sr__buf_reserve(&src->tail, r->chunk_size);
+	if (err)
+		return err;
 	for (;;) {
-		ssize_t n = read(in->fd, in->buf + in->len, in->chunk);
+		ssize_t n = read(src->fd, src->tail.data + src->tail.len,
+				 r->chunk_size);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return fail(r, -errno, in->path, 0, "read: %s",
+			return fail(r, -errno, src->path, 0, "read: %s",
 				    strerror(errno));
-		in->len += (size_t)n;
-		in->eof = n == 0;
+		src->tail.len += (size_t)n;
+		src->next_off += (uint64_t)n;
 		r->stats->bytes += (uint64_t)n;
+		*eof = n == 0;
 		return 0;
 	}
 }
 
-/* Split the next record of in, reading as needed. */
-static int next_record(struct run *r, struct input *in, uint32_t cap,
-		       uint32_t expect, struct sr_csv_record *rec,
-		       enum sr_split *kind)
+static int open_source(struct run *r, struct sr_source *src, const char *path)
 {
-	for (;;) {
-		if (in->pos == in->len && in->eof) {
-			*kind = SR_SPLIT_MORE; /* no record left */
+	struct stat st;
+	src->path = path;
+	src->line = 1;
+	src->fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+	if (src->fd < 0)
+		return fail(r, -errno, path, 0, "%s", strerror(errno));
+	if (fstat(src->fd, &st) < 0)
+		return fail(r, -errno, path, 0, "%s", strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return fail(r, -EISDIR, path, 0, "%s", strerror(EISDIR));
+	src->seekable = S_ISREG(st.st_mode);
+	src->size = src->seekable ? (uint64_t)st.st_size : 0;
+	if (sr__buf_reserve(&src->file_field, SR_CSV_FIELD_MAX(strlen(path))))
+		return SR_ENOMEM;
+	sr__csv_field(&src->file_field, path, strlen(path));
+	return 0;
+}
+
+/* Drop n bytes from the front of src's tail. */
+static void consume(struct sr_source *src, size_t n)
+{
+	memmove(src->tail.data, src->tail.data + n, src->tail.len - n);
+	src->tail.len -= n;
+}
+
+static int header_error(struct run *r, struct sr_source *src, uint32_t n)
+{
+	struct sr_str bad;
+	if (sr_header_init(&src->header, r->fields, n, &bad) == 0)
+		return 0;
+	bool missing = true;
+	for (uint32_t i = 0; i < n; i++)
+		missing &= !sr_str_eq(r->fields[i], bad);
+	return fail(r, SR_EHEADER, src->path, 1,
+		    missing ? "header lacks required column '%.*s'"
+			    : "header names column '%.*s' twice",
+		    (int)bad.len, bad.ptr);
+}
+
+/*
+ * Read and check the header. The bytes read past it stay in the source's
+ * tail for the pipeline. A file that is empty (or only a BOM) adds nothing.
+ */
+static int read_header(struct run *r, struct sr_source *src)
+{
+	struct sr_csv_record rec;
+	enum sr_split kind = SR_SPLIT_MORE;
+	bool eof = false, bom_checked = false;
+
+	while (kind == SR_SPLIT_MORE) {
+		int err = read_more(r, src, &eof);
+		if (err)
+			return err;
+		if (!bom_checked && (src->tail.len >= 3 || eof)) {
+			bom_checked = true;
+			if (src->tail.len >= 3 &&
+			    !memcmp(src->tail.data, "\xEF\xBB\xBF", 3))
+				consume(src, 3);
+		}
+		if (!bom_checked)
+			continue;
+		if (!src->tail.len && eof) {
+			src->empty = true;
 			return 0;
 		}
-		if (in->pos < in->len) {
-			*kind = sr__csv_split(in->buf + in->pos, in->len - in->pos,
-					      in->eof, r->fields, cap, expect,
-					      r->scratch, rec);
-			if (*kind != SR_SPLIT_MORE)
-				return 0;
-		}
-		int err = read_more(r, in);
-		if (err)
-			return err;
-	}
-}
-
-static int open_input(struct run *r, struct input *in, const char *path)
-{
-	in->path = path;
-	in->line = 1;
-	in->chunk = r->cfg->chunk_size ? r->cfg->chunk_size : SR_READ_SIZE;
-	in->fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
-	if (in->fd < 0)
-		return fail(r, -errno, path, 0, "%s", strerror(errno));
-	if (sr__buf_reserve(&in->file_field, SR_CSV_FIELD_MAX(strlen(path))))
-		return SR_ENOMEM;
-	sr__csv_field(&in->file_field, path, strlen(path));
-	return 0;
-}
-
-/* Read and check the header; a file that is empty adds nothing. */
-static int read_header(struct run *r, struct input *in)
-{
-	struct sr_csv_record rec;
-	enum sr_split kind;
-	struct sr_str bad;
-
-	/* A UTF-8 byte order mark at the very start is ignored. */
-	while (in->len < 3 && !in->eof) {
-		int err = read_more(r, in);
-		if (err)
-			return err;
-	}
-	if (in->len >= 3 && !memcmp(in->buf, "\xEF\xBB\xBF", 3))
-		in->pos = 3;
-	int err = next_record(r, in, SR_HEADER_FIELDS, 0, &rec, &kind);
-	if (err)
-		return err;
-	if (kind == SR_SPLIT_MORE) {
-		in->empty = true;
-		return 0;
+		if (src->tail.len)
+			kind = sr__csv_split(src->tail.data, src->tail.len, eof,
+					     r->fields, SR_HEADER_FIELDS, 0,
+					     r->scratch, &rec);
 	}
 	if (kind == SR_SPLIT_MALFORMED)
-		return fail(r, SR_EHEADER, in->path, 1,
+		return fail(r, SR_EHEADER, src->path, 1,
 			    "header cannot be split");
-	if (kind == SR_SPLIT_EMPTY) {
-		rec.nfields = 1;
+	if (kind == SR_SPLIT_EMPTY)
 		r->fields[0] = (struct sr_str){"", 0};
-	}
-	if (sr_header_init(&in->header, r->fields, rec.nfields, &bad) < 0) {
-		bool missing = true;
-		for (uint32_t i = 0; i < rec.nfields; i++)
-			missing &= !sr_str_eq(r->fields[i], bad);
-		return fail(r, SR_EHEADER, in->path, 1,
-			    missing ? "header lacks required column '%.*s'"
-				    : "header names column '%.*s' twice",
-			    (int)bad.len, bad.ptr);
-	}
-	in->pos += rec.consumed;
-	in->line += rec.lines;
+	int err = header_error(r, src, kind == SR_SPLIT_EMPTY ? 1 : rec.nfields);
+	if (err)
+		return err;
+	consume(src, rec.consumed);
+	src->line += rec.lines;
 	return 0;
-}
-
-static int reject(struct run *r, struct input *in, uint64_t line,
-		  enum sr_reason why, const struct sr_csv_record *rec)
-{
-	r->stats->rejected++;
-	r->stats->by_reason[why]++;
-	return sr__emit_reject(&r->rejects, in->file_field.data,
-			       in->file_field.len, line, why, rec->raw,
-			       rec->raw_len);
-}
-
-/* Steps 1 to 10 and the ledger for one split record. */
-static int handle(struct run *r, struct input *in, uint64_t line,
-		  const struct sr_csv_record *rec)
-{
-	struct sr_session s;
-	struct sr_rated rated;
-
-	enum sr_reason why = sr_session_parse(&in->header, r->fields, &s);
-	if (why)
-		return reject(r, in, line, why, rec);
-	if (!sr_period_holds(&r->period, s.start))
-		return reject(r, in, line, SR_REASON_OTHER_PERIOD, rec);
-	int fresh = sr__dedup_insert(
-		&r->dedup, sr__dedup_key(s.subscriber_id, s.session_id));
-	if (fresh < 0)
-		return fresh;
-	if (!fresh)
-		return reject(r, in, line, SR_REASON_DUPLICATE, rec);
-	why = sr_rate(r->cat, &s, &rated);
-	if (why)
-		return reject(r, in, line, why, rec);
-	r->stats->rated++;
-	int err = sr_ledger_add(r->ledger, &rated, 1);
-	return err ? err : sr__emit_rated(&r->rated, r->cat, &r->period, &s,
-					  &rated);
-}
-
-/* Move formatted rows to their files once they are large. */
-static int drain(struct run *r, bool all)
-{
-	size_t limit = all ? 0 : (1u << 20);
-	int err = 0;
-	if (r->rated.len > limit) {
-		err = sr__out_write(&r->out[OUT_RATED], r->rated.data,
-				    r->rated.len);
-		r->rated.len = 0;
-	}
-	if (!err && r->rejects.len > limit) {
-		err = sr__out_write(&r->out[OUT_REJECTS], r->rejects.data,
-				    r->rejects.len);
-		r->rejects.len = 0;
-	}
-	return err;
-}
-
-static int rate_file(struct run *r, struct input *in)
-{
-	uint32_t expect = in->header.nfields;
-	struct sr_csv_record rec;
-	enum sr_split kind;
-
-	for (;;) {
-		int err = next_record(r, in, expect, expect, &rec, &kind);
-		if (err)
-			return err;
-		if (kind == SR_SPLIT_MORE)
-			return drain(r, false);
-		uint64_t line = in->line;
-		in->pos += rec.consumed;
-		in->line += rec.lines;
-		if (kind == SR_SPLIT_EMPTY)
-			r->stats->skipped++;
-		else if (kind == SR_SPLIT_MALFORMED)
-			err = reject(r, in, line, SR_REASON_MALFORMED_LINE, &rec);
-		else
-			err = handle(r, in, line, &rec);
-		if (!err)
-			err = drain(r, false);
-		if (err)
-			return err;
-	}
 }
 
 struct invoice_ctx {
@@ -407,12 +305,20 @@ static int open_outputs(struct run *r)
 			return fail(r, err, r->out[i].tmp ? r->out[i].tmp : n, 0,
 				    "%s", sr_strerror(err));
 	}
+	/* The pipeline writes rows after the headers, at known offsets. */
 	err = sr__out_write(&r->out[OUT_RATED], SR_RATED_HEADER,
 			    strlen(SR_RATED_HEADER));
 	if (!err)
+		err = sr__out_drain(&r->out[OUT_RATED]);
+	if (!err)
 		err = sr__out_write(&r->out[OUT_REJECTS], SR_REJECTS_HEADER,
 				    strlen(SR_REJECTS_HEADER));
-	return err;
+	if (!err)
+		err = sr__out_drain(&r->out[OUT_REJECTS]);
+	if (err)
+		return fail(r, err, r->out[OUT_RATED].path, 0, "%s",
+			    strerror(-err));
+	return 0;
 }
 
 /* Flush and fsync every output, then rename them all into place. */
@@ -450,46 +356,69 @@ static int setup(struct run *r)
 	const struct sr_run_config *cfg = r->cfg;
 	int err;
 
+	r->chunk_size = cfg->chunk_size ? cfg->chunk_size : SR_READ_SIZE;
 	if (sr_period_init(&r->period, cfg->period) < 0)
 		return fail(r, SR_EINVAL, NULL, 0, "bad period '%s'", cfg->period);
 	err = sr_catalog_open(cfg->db, &r->cat);
 	if (err)
 		return fail(r, err, cfg->db, 0, "cannot open catalog: %s",
 			    sr_strerror(err));
-	r->inputs = calloc(cfg->nfiles ? cfg->nfiles : 1, sizeof(*r->inputs));
+	r->sources = calloc(cfg->nfiles ? cfg->nfiles : 1, sizeof(*r->sources));
 	r->fields = calloc(SR_HEADER_FIELDS, sizeof(*r->fields));
 	r->scratch = malloc(SR_SCRATCH_SIZE);
 	r->totals = calloc(sr_catalog_ncurrencies(r->cat) + 1, sizeof(*r->totals));
-	if (!r->inputs || !r->fields || !r->scratch || !r->totals)
+	if (!r->sources || !r->fields || !r->scratch || !r->totals)
 		return SR_ENOMEM;
 	for (unsigned i = 0; i < cfg->nfiles; i++)
-		r->inputs[i].fd = -1;
-	err = sr_ledger_create(&r->ledger);
-	if (!err)
-		err = sr__dedup_init(&r->dedup, 1 << 16);
-	return err;
+		r->sources[i].fd = -1;
+	return 0;
 }
 
 static void teardown(struct run *r)
 {
 	for (int i = 0; i < OUT_COUNT; i++)
 		sr__out_discard(&r->out[i]);
-	for (unsigned i = 0; r->inputs && i < r->cfg->nfiles; i++) {
-		struct input *in = &r->inputs[i];
-		if (in->fd > 0)
-			close(in->fd);
-		free(in->buf);
-		sr__buf_finish(&in->file_field);
+	for (unsigned i = 0; r->sources && i < r->cfg->nfiles; i++) {
+		struct sr_source *src = &r->sources[i];
+		if (src->fd > 0)
+			close(src->fd);
+		sr__buf_finish(&src->tail);
+		sr__buf_finish(&src->file_field);
 	}
-	sr__buf_finish(&r->rated);
-	sr__buf_finish(&r->rejects);
-	sr__dedup_finish(&r->dedup);
 	sr_ledger_destroy(r->ledger);
 	sr_catalog_close(r->cat);
-	free(r->inputs);
+	free(r->sources);
 	free(r->fields);
 	free(r->scratch);
 	free(r->totals);
+}
+
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static int rate_all(struct run *r)
+{
+	const struct sr_run_config *cfg = r->cfg;
+	struct sr_pipeline_config pc = {
+		.cat = r->cat,
+		.period = &r->period,
+		.sources = r->sources,
+		.nsources = cfg->nfiles,
+		.threads = cfg->threads ? cfg->threads : default_threads(),
+		.chunk_size = r->chunk_size,
+		.rated_fd = r->out[OUT_RATED].fd,
+		.rated_off = strlen(SR_RATED_HEADER),
+		.rejects_fd = r->out[OUT_REJECTS].fd,
+		.rejects_off = strlen(SR_REJECTS_HEADER),
+		.rated_path = r->out[OUT_RATED].tmp,
+		.rejects_path = r->out[OUT_REJECTS].tmp,
+		.progress = cfg->progress,
+		.progress_ctx = cfg->progress_ctx,
+	};
+	return sr__pipeline_run(&pc, r->stats, &r->ledger, r->error);
 }
 
 static int run(struct run *r)
@@ -500,20 +429,16 @@ static int run(struct run *r)
 
 	/* Every header first: a bad one refuses the run before any rating. */
 	for (unsigned i = 0; !err && i < cfg->nfiles; i++) {
-		err = open_input(r, &r->inputs[i], cfg->files[i]);
+		err = open_source(r, &r->sources[i], cfg->files[i]);
 		if (!err)
-			err = read_header(r, &r->inputs[i]);
+			err = read_header(r, &r->sources[i]);
 	}
 	if (!err)
 		err = open_outputs(r);
-	for (unsigned i = 0; !err && i < cfg->nfiles; i++)
-		if (!r->inputs[i].empty)
-			err = rate_file(r, &r->inputs[i]);
 	if (!err)
-		err = drain(r, true);
+		err = rate_all(r);
 	if (!err)
 		err = write_invoices(r);
-	r->stats->records = r->stats->rated + r->stats->rejected;
 	r->stats->elapsed_ns = now_ns() - t0;
 	if (!err)
 		err = write_summary(r, sr_catalog_ncurrencies(r->cat));

@@ -8,16 +8,6 @@
 
 #include "streamrate/session.h"
 
-struct sr_run_config {
-	const char *db;     /* LMDB catalog directory */
-	const char *period; /* "YYYY-MM" */
-	const char *out;    /* output directory, created if missing */
-	const char *const *files; /* "-" is standard input */
-	unsigned nfiles;
-	unsigned threads;   /* 0: one per core */
-	size_t chunk_size;  /* read size; 0: default */
-};
-
 struct sr_run_stats {
 	uint64_t records; /* rated + rejected */
 	uint64_t rated;
@@ -27,6 +17,20 @@ struct sr_run_stats {
 	uint64_t invoices;
 	uint64_t bytes;      /* input bytes read */
 	uint64_t elapsed_ns; /* wall time of the run */
+};
+
+struct sr_run_config {
+	const char *db;     /* LMDB catalog directory */
+	const char *period; /* "YYYY-MM" */
+	const char *out;    /* output directory, created if missing */
+	const char *const *files; /* "-" is standard input */
+	unsigned nfiles;
+	unsigned threads;   /* 0: one per core */
+	size_t chunk_size;  /* read size; 0: default */
+	/* Called about every 200 ms from the calling thread while rating;
+	 * may be NULL. */
+	void (*progress)(void *ctx, const struct sr_run_stats *sofar);
+	void *progress_ctx;
 };
 
 /* What went wrong, for the caller's message: which file, which line. */

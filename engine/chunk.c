@@ -1,0 +1,301 @@
+/*
+ * Rating a chunk of whole records, and settling it at commit. The worker
+ * side is the hot path: split, parse, check the period, claim the pair in
+ * the shared duplicate set, rate, append the row. Rejects are kept as small
+ * events rather than text because their line numbers depend on the chunks
+ * before; they are rare, so formatting them at commit costs little.
+ *
+ * Settling handles the rare case where a record of this chunk lost its
+ * duplicate claim to an earlier record rated later by another worker: its
+ * row is cut out, its ledger addition taken back (the record is rated again
+ * to know what it added: rating is a pure function), and it becomes a
+ * `duplicate` reject.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunk.h"
+#include "csv.h"
+#include "streamrate/error.h"
+#include "streamrate/rate.h"
+
+#define SR_MAX_FIELDS 1024
+
+int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
+		       const struct sr_period *period, struct sr_dedup *dedup)
+{
+	*ctx = (struct sr_chunk_ctx){
+		.cat = cat, .period = period, .dedup = dedup};
+	ctx->fields = calloc(SR_MAX_FIELDS, sizeof(*ctx->fields));
+	ctx->scratch = malloc(SR_SCRATCH_SIZE);
+	if (!ctx->fields || !ctx->scratch)
+		return SR_ENOMEM;
+	return sr_ledger_create(&ctx->ledger);
+}
+
+void sr__chunk_ctx_finish(struct sr_chunk_ctx *ctx)
+{
+	free(ctx->fields);
+	free(ctx->scratch);
+	sr_ledger_destroy(ctx->ledger);
+	*ctx = (struct sr_chunk_ctx){0};
+}
+
+void sr__chunk_reset(struct sr_chunk *c)
+{
+	c->rated.len = 0;
+	c->nrows = c->nrejects = 0;
+	c->lines = c->skipped = c->fresh = 0;
+	memset(c->by_reason, 0, sizeof(c->by_reason));
+	c->error = 0;
+	c->nretracts = 0;
+}
+
+void sr__chunk_finish(struct sr_chunk *c)
+{
+	sr__buf_finish(&c->rated);
+	free(c->row_pos);
+	free(c->row_end);
+	free(c->rejects);
+	free(c->retracts);
+}
+
+static int add_retract(struct sr_chunk *c, uint64_t pos)
+{
+	if (c->nretracts == c->retracts_cap) {
+		size_t cap = c->retracts_cap ? c->retracts_cap * 2 : 64;
+		uint64_t *r = realloc(c->retracts, cap * sizeof(*r));
+		if (!r)
+			return SR_ENOMEM;
+		c->retracts = r;
+		c->retracts_cap = cap;
+	}
+	c->retracts[c->nretracts++] = pos;
+	return 0;
+}
+
+static int add_reject(struct sr_chunk *c, size_t off, uint32_t line,
+		      enum sr_reason why, const struct sr_csv_record *rec,
+		      bool claimed)
+{
+	if (c->nrejects == c->rejects_cap) {
+		size_t cap = c->rejects_cap ? c->rejects_cap * 2 : 256;
+		struct sr_reject_event *e = realloc(c->rejects, cap * sizeof(*e));
+		if (!e)
+			return SR_ENOMEM;
+		c->rejects = e;
+		c->rejects_cap = cap;
+	}
+	c->rejects[c->nrejects++] = (struct sr_reject_event){
+		.pos = c->pos + off,
+		.line = line,
+		.raw_len = rec->raw_len,
+		.raw_off = (uint32_t)off,
+		.reason = (uint16_t)why,
+		.claimed = claimed,
+	};
+	c->by_reason[why]++;
+	return 0;
+}
+
+static int add_row(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t off,
+		   const struct sr_session *s, const struct sr_rated *r)
+{
+	if (c->nrows == c->rows_cap) {
+		size_t cap = c->rows_cap ? c->rows_cap * 2 : 4096;
+		uint64_t *pos = realloc(c->row_pos, cap * sizeof(*pos));
+		if (pos)
+			c->row_pos = pos;
+		uint32_t *end = realloc(c->row_end, cap * sizeof(*end));
+		if (!pos || !end)
+			return SR_ENOMEM;
+		c->row_end = end;
+		c->rows_cap = cap;
+	}
+	int err = sr__emit_rated(&c->rated, ctx->cat, ctx->period, s, r);
+	if (err)
+		return err;
+	c->row_pos[c->nrows] = c->pos + off;
+	c->row_end[c->nrows] = (uint32_t)c->rated.len;
+	c->nrows++;
+	return sr_ledger_add(ctx->ledger, r, 1);
+}
+
+/* Steps 1 to 10 for one split record at offset off. */
+static int handle(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t off,
+		  uint32_t line, const struct sr_csv_record *rec)
+{
+	struct sr_session s;
+	struct sr_rated rated;
+	uint64_t retracted;
+	bool fresh;
+
+	enum sr_reason why = sr_session_parse(c->header, ctx->fields, &s);
+	if (why)
+		return add_reject(c, off, line, why, rec, false);
+	if (!sr_period_holds(ctx->period, s.start))
+		return add_reject(c, off, line, SR_REASON_OTHER_PERIOD, rec,
+				  false);
+	bool first = sr__dedup_claim(
+		ctx->dedup, sr__dedup_key(s.subscriber_id, s.session_id),
+		c->pos + off, &retracted, &fresh);
+	c->fresh += fresh;
+	if (retracted != SR_DEDUP_NO_POS) {
+		int err = add_retract(c, retracted);
+		if (err)
+			return err;
+	}
+	if (!first)
+		return add_reject(c, off, line, SR_REASON_DUPLICATE, rec, false);
+	why = sr_rate(ctx->cat, &s, &rated);
+	if (why)
+		return add_reject(c, off, line, why, rec, true);
+	return add_row(ctx, c, off, &s, &rated);
+}
+
+int sr__chunk_rate(struct sr_chunk_ctx *ctx, struct sr_chunk *c)
+{
+	uint32_t expect = c->header->nfields;
+	uint32_t line = 0;
+	size_t off = 0;
+	int err = 0;
+
+	while (off < c->len && !err) {
+		struct sr_csv_record rec;
+		enum sr_split kind =
+			sr__csv_split(c->data + off, c->len - off, true,
+				      ctx->fields, expect, expect, ctx->scratch,
+				      &rec);
+		if (kind == SR_SPLIT_EMPTY)
+			c->skipped++;
+		else if (kind == SR_SPLIT_MALFORMED)
+			err = add_reject(c, off, line, SR_REASON_MALFORMED_LINE,
+					 &rec, false);
+		else
+			err = handle(ctx, c, off, line, &rec);
+		off += rec.consumed;
+		line += rec.lines;
+	}
+	c->lines = line;
+	c->error = err;
+	return err;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmp_event(const void *a, const void *b)
+{
+	return cmp_u64(&((const struct sr_reject_event *)a)->pos,
+		       &((const struct sr_reject_event *)b)->pos);
+}
+
+/* The rated row at index i lost its claim: rate its record again to know
+ * what it added to the ledger, take that back, and make it a reject. */
+static int unrate(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t i,
+		  struct sr_ledger *corrections)
+{
+	size_t off = (size_t)(c->row_pos[i] - c->pos);
+	struct sr_csv_record rec;
+	struct sr_session s;
+	struct sr_rated rated;
+	uint32_t line = 0;
+
+	for (const char *p = c->data; (p = memchr(p, '\n', (size_t)(c->data + off - p)));
+	     p++)
+		line++;
+	uint32_t n = c->header->nfields;
+	sr__csv_split(c->data + off, c->len - off, true, ctx->fields, n, n,
+		      ctx->scratch, &rec);
+	sr_session_parse(c->header, ctx->fields, &s);
+	sr_rate(ctx->cat, &s, &rated);
+	int err = sr_ledger_add(corrections, &rated, -1);
+	if (!err)
+		err = add_reject(c, off, line, SR_REASON_DUPLICATE, &rec, false);
+	return err;
+}
+
+/* Cut the rows at sorted indexes cut[0..n) out of the rated text. */
+static void cut_rows(struct sr_chunk *c, const size_t *cut, size_t n)
+{
+	size_t w = 0, from = 0, kept = 0, k = 0;
+	for (size_t i = 0; i < c->nrows; i++) {
+		size_t end = c->row_end[i];
+		if (k < n && cut[k] == i) {
+			k++;
+		} else {
+			memmove(c->rated.data + w, c->rated.data + from,
+				end - from);
+			w += end - from;
+			c->row_pos[kept] = c->row_pos[i];
+			c->row_end[kept++] = (uint32_t)w;
+		}
+		from = end;
+	}
+	c->rated.len = w;
+	c->nrows = kept;
+}
+
+/* Apply the retractions of c: positions whose claim an earlier record took. */
+static int apply_retractions(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
+			     const uint64_t *retracted, size_t count,
+			     struct sr_ledger *corrections)
+{
+	size_t nrej = c->nrejects, n = 0, cap = 0;
+	size_t *cut = NULL;
+	int err = 0;
+
+	for (size_t r = 0; r < count && !err; r++) {
+		uint64_t *row = bsearch(&retracted[r], c->row_pos, c->nrows,
+					sizeof(*c->row_pos), cmp_u64);
+		if (row) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				size_t *m = realloc(cut, cap * sizeof(*m));
+				if (!m) {
+					err = SR_ENOMEM;
+					break;
+				}
+				cut = m;
+			}
+			cut[n] = (size_t)(row - c->row_pos);
+			err = unrate(ctx, c, cut[n++], corrections);
+			continue;
+		}
+		struct sr_reject_event key = {.pos = retracted[r]};
+		struct sr_reject_event *e = bsearch(&key, c->rejects, nrej,
+						    sizeof(key), cmp_event);
+		if (e && e->claimed) {
+			c->by_reason[e->reason]--;
+			c->by_reason[SR_REASON_DUPLICATE]++;
+			e->reason = SR_REASON_DUPLICATE;
+			e->claimed = 0;
+		}
+	}
+	if (!err && n) {
+		qsort(cut, n, sizeof(*cut), cmp_u64);
+		cut_rows(c, cut, n);
+		qsort(c->rejects, c->nrejects, sizeof(*c->rejects), cmp_event);
+	}
+	free(cut);
+	return err;
+}
+
+int sr__chunk_settle(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
+		     const uint64_t *retracted, size_t n, uint64_t first_line,
+		     const struct sr_buf *file_field, struct sr_buf *rejects,
+		     struct sr_ledger *corrections)
+{
+	int err = n ? apply_retractions(ctx, c, retracted, n, corrections) : 0;
+
+	for (size_t i = 0; i < c->nrejects && !err; i++) {
+		const struct sr_reject_event *e = &c->rejects[i];
+		err = sr__emit_reject(rejects, file_field->data, file_field->len,
+				      first_line + e->line, e->reason,
+				      c->data + e->raw_off, e->raw_len);
+	}
+	return err;
+}

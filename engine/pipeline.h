@@ -1,0 +1,59 @@
+/*
+ * The rating pipeline: io_uring reads of the input files into registered
+ * buffers, record boundaries found on the main thread, chunks rated by one
+ * worker per core through lock-free SPSC rings, and an in-order commit
+ * that writes rated.csv and rejects.csv with io_uring. The output bytes do
+ * not depend on the number of threads or on the chunk size. The pipeline
+ * knows threads and I/O; the tariffs are the chunk's business.
+ */
+#ifndef SR_PIPELINE_H
+#define SR_PIPELINE_H
+
+#include "emit.h"
+#include "streamrate/ledger.h"
+#include "streamrate/run.h"
+#include "streamrate/session.h"
+
+/* One input file, opened and with its header read by the caller. */
+struct sr_source {
+	const char *path;
+	int fd;
+	bool seekable;     /* a regular file: reads at offsets, many in flight */
+	uint64_t size;     /* seekable: bytes in the file */
+	uint64_t next_off; /* offset of the next read */
+	bool empty;        /* nothing after the header (or no header) */
+	struct sr_header header;
+	struct sr_buf tail;       /* read but not yet dispatched */
+	struct sr_buf file_field; /* path as a rejects.csv field */
+	uint64_t line;            /* line number of the next chunk */
+	/* Pipeline-private state. */
+	bool read_done;
+	bool reading;
+};
+
+struct sr_pipeline_config {
+	const struct sr_catalog *cat;
+	const struct sr_period *period;
+	struct sr_source *sources;
+	unsigned nsources;
+	unsigned threads;  /* rating workers, >= 1 */
+	size_t chunk_size; /* bytes per read */
+	int rated_fd;
+	uint64_t rated_off; /* where rows start (after the header) */
+	int rejects_fd;
+	uint64_t rejects_off;
+	const char *rated_path, *rejects_path; /* for messages */
+	/* Called about every 200 ms from the calling thread, if set. */
+	void (*progress)(void *ctx, const struct sr_run_stats *sofar);
+	void *progress_ctx;
+};
+
+/*
+ * Rate every source. On success, *ledger holds the merged totals (the
+ * caller destroys it) and stats the counts. On failure, err names the file.
+ */
+int sr__pipeline_run(const struct sr_pipeline_config *cfg,
+		     struct sr_run_stats *stats, struct sr_ledger **ledger,
+		     struct sr_run_error *err);
+
+#endif
