@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -42,6 +44,48 @@ static int exit_code(int err)
 	default:
 		return SR_EXIT_IO;
 	}
+}
+
+struct progress {
+	uint64_t total; /* input bytes, when known */
+	uint64_t start_ns;
+	bool shown;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One status line on standard error, rewritten in place. */
+static void show_progress(void *ctx, const struct sr_run_stats *st)
+{
+	struct progress *pr = ctx;
+	uint64_t ns = now_ns() - pr->start_ns;
+	uint64_t ms = ns / 1000000 ? ns / 1000000 : 1;
+	uint64_t rps = st->records * 1000 / ms;
+	fprintf(stderr, "\r%llu MB, %llu records, %llu records/s",
+		(unsigned long long)(st->bytes >> 20),
+		(unsigned long long)st->records, (unsigned long long)rps);
+	if (pr->total && st->bytes && st->bytes < pr->total) {
+		uint64_t left = (pr->total - st->bytes) * ms / st->bytes / 1000;
+		fprintf(stderr, ", %llu s left", (unsigned long long)left);
+	}
+	fputs("   ", stderr);
+	pr->shown = true;
+}
+
+static uint64_t input_size(char **files, int n)
+{
+	uint64_t total = 0;
+	struct stat st;
+	for (int i = 0; i < n; i++)
+		if (strcmp(files[i], "-") && stat(files[i], &st) == 0 &&
+		    S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	return total;
 }
 
 static int parse_size(const char *s, size_t *out)
@@ -88,7 +132,8 @@ int sr_cmd_rate(int argc, char **argv)
 			cfg.threads = (unsigned)n;
 			break;
 		case 'c':
-			if (parse_size(optarg, &cfg.chunk_size) < 0)
+			if (parse_size(optarg, &cfg.chunk_size) < 0 ||
+			    cfg.chunk_size > (1u << 30))
 				goto usage;
 			break;
 		case 'h':
@@ -103,9 +148,17 @@ int sr_cmd_rate(int argc, char **argv)
 	cfg.files = (const char *const *)argv + optind;
 	cfg.nfiles = (unsigned)(argc - optind);
 
+	struct progress pr = {.start_ns = now_ns()};
+	if (isatty(STDERR_FILENO)) {
+		pr.total = input_size(argv + optind, argc - optind);
+		cfg.progress = show_progress;
+		cfg.progress_ctx = &pr;
+	}
 	struct sr_run_stats st;
 	struct sr_run_error e;
 	int err = sr_run(&cfg, &st, &e);
+	if (pr.shown)
+		fputs("\n", stderr);
 	if (err) {
 		if (e.line)
 			fprintf(stderr, "streamrate rate: %s:%llu: %s\n", e.path,

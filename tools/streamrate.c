@@ -2,6 +2,7 @@
  * streamrate: the command-line front of the engine. This file only
  * dispatches to subcommands; each lives in its own cmd_*.c.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,9 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* A file-size limit must fail a write with EFBIG, reported with the
+	 * file's name, instead of killing the process mid-output. */
+	signal(SIGXFSZ, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return SR_EXIT_USAGE;
