@@ -57,6 +57,13 @@ int sr_catalog_load(const char *dbdir, const char *dir, sr_diag_fn diag,
  */
 int sr_catalog_dump(const char *dbdir, const char *outdir);
 
+/* The eleven catalog files, in the order of SPEC section 2. */
+#define SR_CATALOG_FILES 11
+/* Base name of catalog file i ("currencies.csv"...), NULL past the end. */
+const char *sr_catalog_file_name(unsigned i);
+/* Rows stored in dbdir per catalog file, in that order. */
+int sr_catalog_count(const char *dbdir, uint64_t rows[SR_CATALOG_FILES]);
+
 /* Build a view of the catalog stored in dbdir. */
 int sr_catalog_open(const char *dbdir, struct sr_catalog **out);
 /* Free a view; accepts NULL. */

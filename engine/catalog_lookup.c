@@ -1,0 +1,223 @@
+/*
+ * The lookups rating makes for every session: subscriber and content by id
+ * (xxHash into open-addressing tables), the candidate rates of a (plan,
+ * class), the band of a local minute, a zone's UTC offset, the tax and the
+ * PPV price in force. None allocates, locks or calls the C library, and a
+ * view is immutable, so any number of threads may call them at once.
+ */
+#include <string.h>
+#include <xxhash.h>
+
+#include "catalog_view.h"
+#include "civil.h"
+#include "streamrate/error.h"
+
+uint64_t sr__hash_id(struct sr_str id)
+{
+	return XXH3_64bits(id.ptr, id.len);
+}
+
+uint64_t sr__hash_pair(uint32_t a, uint32_t b)
+{
+	uint64_t k = (uint64_t)a << 32 | b;
+	return XXH3_64bits(&k, sizeof(k));
+}
+
+int sr__table_init(struct sr__arena *arena, struct sr__table *t, uint32_t n)
+{
+	uint64_t cap = 16;
+	while (cap < 2 * (uint64_t)n)
+		cap *= 2;
+	t->slots = sr__arena_alloc(arena, cap * sizeof(*t->slots));
+	if (!t->slots)
+		return SR_ENOMEM;
+	memset(t->slots, 0, cap * sizeof(*t->slots));
+	t->mask = (uint32_t)(cap - 1);
+	return 0;
+}
+
+void sr__table_add(struct sr__table *t, uint64_t h, uint32_t idx)
+{
+	uint32_t pos = (uint32_t)h;
+	while (t->slots[pos & t->mask].idx1)
+		pos++;
+	t->slots[pos & t->mask] =
+	    (struct sr__slot){idx + 1, (uint32_t)(h >> 32)};
+}
+
+/*
+ * The next index stored under hash h, walking from *pos (start it at
+ * (uint32_t)h); SR_NONE when the probe reaches an empty slot.
+ */
+static uint32_t table_next(const struct sr__table *t, uint64_t h, uint32_t *pos)
+{
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (;;) {
+		const struct sr__slot *s = &t->slots[*pos & t->mask];
+		(*pos)++;
+		if (!s->idx1)
+			return SR_NONE;
+		if (s->tag == tag)
+			return s->idx1 - 1;
+	}
+}
+
+uint32_t sr_catalog_nsubscribers(const struct sr_catalog *cat)
+{
+	return cat->nsubscribers;
+}
+
+uint32_t sr_catalog_nrates(const struct sr_catalog *cat)
+{
+	return cat->nrates;
+}
+
+uint32_t sr_catalog_ncurrencies(const struct sr_catalog *cat)
+{
+	return cat->ncurrencies;
+}
+
+const struct sr_currency *sr_catalog_currency(const struct sr_catalog *cat,
+                                              uint32_t index)
+{
+	return index < cat->ncurrencies ? &cat->currencies[index] : NULL;
+}
+
+const struct sr_plan *sr_catalog_plan(const struct sr_catalog *cat,
+                                      uint32_t index)
+{
+	return index < cat->nplans ? &cat->plans[index] : NULL;
+}
+
+const struct sr_region *sr_catalog_region(const struct sr_catalog *cat,
+                                          uint32_t index)
+{
+	return index < cat->nregions ? &cat->regions[index] : NULL;
+}
+
+const struct sr_rate *sr_catalog_rate(const struct sr_catalog *cat,
+                                      uint32_t index)
+{
+	return index < cat->nrates ? &cat->rates[index] : NULL;
+}
+
+static struct sr_str str_at(const struct sr_str *a, uint32_t n, uint32_t i)
+{
+	return i < n ? a[i] : (struct sr_str){0};
+}
+
+struct sr_str sr_catalog_band_id(const struct sr_catalog *cat, uint32_t index)
+{
+	return str_at(cat->bands, cat->nbands, index);
+}
+
+struct sr_str sr_catalog_class_id(const struct sr_catalog *cat, uint32_t index)
+{
+	return str_at(cat->classes, cat->nclasses, index);
+}
+
+struct sr_str sr_catalog_package_id(const struct sr_catalog *cat,
+                                    uint32_t index)
+{
+	return str_at(cat->packages, cat->npackages, index);
+}
+
+const struct sr_subscriber *
+sr_catalog_subscriber_at(const struct sr_catalog *cat, uint32_t index)
+{
+	return index < cat->nsubscribers ? &cat->subscribers[index] : NULL;
+}
+
+const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
+                                                  const char *id, size_t len)
+{
+	struct sr_str key = {id, (uint32_t)len};
+	uint64_t h = sr__hash_id(key);
+	uint32_t pos = (uint32_t)h, i;
+	if (len > SR_ID_MAX)
+		return NULL;
+	while ((i = table_next(&cat->subscriber_ids, h, &pos)) != SR_NONE)
+		if (sr_str_eq(cat->subscribers[i].id, key))
+			return &cat->subscribers[i];
+	return NULL;
+}
+
+const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
+                                            const char *id, size_t len)
+{
+	struct sr_str key = {id, (uint32_t)len};
+	uint64_t h = sr__hash_id(key);
+	uint32_t pos = (uint32_t)h, i;
+	if (len > SR_ID_MAX)
+		return NULL;
+	while ((i = table_next(&cat->content_ids, h, &pos)) != SR_NONE)
+		if (sr_str_eq(cat->content[i].id, key))
+			return &cat->content[i];
+	return NULL;
+}
+
+int sr_catalog_ppv_price(const struct sr_catalog *cat,
+                         const struct sr_content *content, uint32_t currency,
+                         int64_t *price)
+{
+	if (content < cat->content || content >= cat->content + cat->ncontent)
+		return SR_ENOTFOUND;
+	uint32_t c = (uint32_t)(content - cat->content);
+	for (uint32_t i = cat->ppv_off[c]; i < cat->ppv_off[c + 1]; i++) {
+		if (cat->ppv[i].currency == currency) {
+			*price = cat->ppv[i].price;
+			return 0;
+		}
+	}
+	return SR_ENOTFOUND;
+}
+
+const struct sr_rate *const *sr_catalog_rates(const struct sr_catalog *cat,
+                                              uint32_t plan, uint32_t klass,
+                                              uint32_t *n)
+{
+	uint64_t h = sr__hash_pair(plan, klass);
+	uint32_t pos = (uint32_t)h, i;
+	while ((i = table_next(&cat->group_keys, h, &pos)) != SR_NONE) {
+		const struct sr__group *g = &cat->groups[i];
+		if (g->plan == plan && g->klass == klass) {
+			*n = g->n;
+			return cat->candidates + g->off;
+		}
+	}
+	*n = 0;
+	return NULL;
+}
+
+uint32_t sr_catalog_band_at(const struct sr_catalog *cat, unsigned weekday,
+                            uint32_t second_of_day)
+{
+	/* Bounds are whole minutes, so the minute's band is exact for
+	 * every second in it. */
+	if (weekday > 6 || second_of_day >= SR_DAY)
+		return SR_NONE;
+	return cat->band_minute[weekday][second_of_day / 60];
+}
+
+int32_t sr_catalog_utc_offset(const struct sr_catalog *cat, uint32_t region,
+                              int64_t instant)
+{
+	if (region >= cat->nregions)
+		return 0;
+	return sr__tz_offset(&cat->zones[region], instant);
+}
+
+const struct sr_tax *sr_catalog_tax(const struct sr_catalog *cat,
+                                    uint32_t region, int64_t instant)
+{
+	if (region >= cat->nregions)
+		return NULL;
+	/* A region has a handful of rows, sorted and disjoint. */
+	for (uint32_t i = cat->tax_off[region]; i < cat->tax_off[region + 1];
+	     i++) {
+		const struct sr_tax *t = &cat->taxes[i];
+		if (t->valid_from <= instant && instant < t->valid_to)
+			return t;
+	}
+	return NULL;
+}

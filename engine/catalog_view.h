@@ -1,0 +1,71 @@
+/*
+ * The compiled view's layout, shared by catalog.c (which builds it from one
+ * LMDB read transaction) and catalog_lookup.c (the lookups rating calls,
+ * once or more per session). Everything lives in the view's arena.
+ */
+#ifndef SR_CATALOG_VIEW_H
+#define SR_CATALOG_VIEW_H
+
+#include "catalog_arena.h"
+#include "catalog_rows.h"
+#include "streamrate/catalog.h"
+#include "tz.h"
+
+/*
+ * An open-addressing hash table of indexes: a slot holds index + 1 (0 is
+ * empty) and the high half of the key's hash, so most misses end without
+ * comparing ids. At most half full, probed linearly.
+ */
+struct sr__slot {
+	uint32_t idx1;
+	uint32_t tag;
+};
+
+struct sr__table {
+	struct sr__slot *slots;
+	uint32_t mask;
+};
+
+/* The rates of one (plan, class), as a slice of the candidate array. */
+struct sr__group {
+	uint32_t plan, klass;
+	uint32_t off, n;
+};
+
+struct sr__ppv_price {
+	uint32_t currency;
+	int64_t price;
+};
+
+struct sr_catalog {
+	struct sr__arena arena;
+	uint32_t ncurrencies, nplans, ncontent, nregions, nbands, nclasses,
+	    npackages, nrates, nsubscribers, ngroups;
+	struct sr_currency *currencies;
+	struct sr_plan *plans;
+	struct sr_content *content;
+	struct sr_region *regions;
+	struct sr__tz *zones; /* per region */
+	struct sr_str *bands, *classes, *packages;
+	struct sr_rate *rates;
+	const struct sr_rate **candidates;
+	struct sr__group *groups;
+	struct sr_subscriber *subscribers;
+	struct sr_tax *taxes;
+	uint32_t *tax_off; /* region r: taxes[tax_off[r] .. tax_off[r+1]) */
+	struct sr__ppv_price *ppv;
+	uint32_t *ppv_off; /* content c: ppv[ppv_off[c] .. ppv_off[c+1]) */
+	struct sr__table subscriber_ids, content_ids, group_keys;
+	/* Band of each minute of each local weekday; SR_NONE for none. */
+	uint32_t band_minute[7][SR_DAY_MINUTES];
+};
+
+/* Hash of an id, and of a (plan, class) pair. */
+uint64_t sr__hash_id(struct sr_str id);
+uint64_t sr__hash_pair(uint32_t a, uint32_t b);
+/* A table for n entries in arena: 0 or SR_ENOMEM. */
+int sr__table_init(struct sr__arena *arena, struct sr__table *t, uint32_t n);
+/* Add index idx under hash h (keys are unique). */
+void sr__table_add(struct sr__table *t, uint64_t h, uint32_t idx);
+
+#endif
