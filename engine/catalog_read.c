@@ -176,7 +176,7 @@ static int split_list(struct reader *r, int col, struct sr_str *items,
 		if (i == start || *n == cap) {
 			FAIL(r, "%s '%s' %s", r->cols[col], show(r, s),
 			     i == start
-			         ? "has an empty item (ids are one space "
+			         ? "has an empty item (items are one space "
 			           "apart)"
 			         : "has too many items");
 			return -1;

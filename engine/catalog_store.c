@@ -443,8 +443,12 @@ int sr__store_open(const char *dbdir, struct sr__store *s)
 	MDB_dbi meta;
 	MDB_val key = {6, "format"}, val;
 
+	struct stat st;
 	*s = (struct sr__store){0};
 	int err = env_open(dbdir, MDB_RDONLY, &s->env);
+	/* A directory without data.mdb holds no catalog yet. */
+	if (err == -ENOENT && stat(dbdir, &st) == 0 && S_ISDIR(st.st_mode))
+		return SR_ENOCATALOG;
 	if (err)
 		return err;
 	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->txn);
