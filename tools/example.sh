@@ -10,8 +10,8 @@ fi
 ninja -C build >/dev/null
 out=${OUT:-out/example}
 mkdir -p "$out"
-./build/streamrate catalog load --db "$out/db" tools/example/catalog
-./build/streamrate catalog dump --db "$out/db" "$out/dump"
+./build/tools/streamrate catalog load --db "$out/db" tools/example/catalog
+./build/tools/streamrate catalog dump --db "$out/db" "$out/dump"
 for f in "$out"/dump/*.csv; do
 	echo "== $(basename "$f")"
 	cat "$f"
