@@ -39,7 +39,8 @@ static const char usage_text[] =
     "\n"
     "  --out DIR          output directory (created if missing)\n"
     "  --seed N           PRNG seed (default 1)\n"
-    "  --period YYYY-MM   the period sessions fall in (default 2024-03)\n"
+    "  --period YYYY-MM   the period sessions fall in (default 2024-03);\n"
+    "                     DST cases follow the rules in force since 2011\n"
     "  --subscribers N    subscribers in subscriptions.csv (default 1000)\n"
     "  --sessions N       session records in all files (default 100000);\n"
     "                     empty and malformed lines count as records, and\n"
@@ -299,6 +300,9 @@ static int parse_args(int argc, char **argv, struct gen_params *p)
 	if (!p->write_catalog && !p->write_sessions)
 		return usage_error("%s", "--catalog-only and --sessions-only "
 		                         "exclude each other");
+	/* Each plan keeps the list of content it plays. */
+	if ((uint64_t)p->plans * p->content > 100000000)
+		return usage_error("%s", "--plans x --content is at most 10^8");
 	if (clean)
 		p->edge_ppm = 0;
 	if ((int)p->header < 0)
@@ -321,6 +325,7 @@ static int make_dir(const char *dir)
 static int run(const struct gen_params *p, struct gen_model *m)
 {
 	char dir[4096];
+	uint64_t written = 0;
 	int err;
 
 	if ((err = sr__gen_model_build(m, p))) {
@@ -332,14 +337,13 @@ static int run(const struct gen_params *p, struct gen_model *m)
 	snprintf(dir, sizeof(dir), "%s/catalog", p->out);
 	if (p->write_catalog && sr__gen_catalog_write(m, dir))
 		return SR_EXIT_IO;
-	if (p->write_sessions && sr__gen_sessions_write(m, p))
+	if (p->write_sessions && sr__gen_sessions_write(m, p, &written))
 		return SR_EXIT_IO;
 	printf("streamrate gen: %s: period %04d-%02u, %u subscribers, %u "
 	       "plans, %u content, %u rates, %llu session records in %u "
 	       "file(s)\n",
 	       p->out, p->year, p->month, m->nsubs, m->nplans, m->ncontent,
-	       m->nrates,
-	       p->write_sessions ? (unsigned long long)p->sessions : 0,
+	       m->nrates, (unsigned long long)written,
 	       p->write_sessions ? p->files : 0);
 	return SR_EXIT_OK;
 }

@@ -457,8 +457,10 @@ struct gen_ses {
 	struct gen_rec rec;
 };
 
+/* Writes the session files; 0 or an errno value (already reported).
+ * *written is the number of records (and empty lines) written. */
 int sr__gen_sessions_write(const struct gen_model *m,
-                           const struct gen_params *p);
+                           const struct gen_params *p, uint64_t *written);
 
 /* Shared by the edge-case makers (gen_edge.c). */
 void sr__gen_rec_reset(struct gen_ses *s, struct gen_rec *r);
@@ -488,7 +490,7 @@ int64_t sr__gen_pick_instant(struct gen_ses *s);
 uint32_t sr__gen_edge(struct gen_ses *s, enum gen_kind kind);
 uint32_t sr__gen_aim(struct gen_ses *s, enum gen_kind kind);
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define SR_GEN_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Raw bytes for a column, from a C string. */
 static inline void raw_str(struct gen_rec *r, enum gen_col col, const char *s)

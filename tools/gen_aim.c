@@ -200,7 +200,7 @@ static uint32_t edge_dst(struct gen_ses *s, struct gen_rec *r)
 
 	if (!find_switch(s, &g, &at))
 		return 0;
-	int64_t t = at + deltas[rng_below(&s->rng, NELEM(deltas))];
+	int64_t t = at + deltas[rng_below(&s->rng, SR_GEN_NELEM(deltas))];
 
 	if (t < m->t0 || t >= m->t1)
 		t = at;

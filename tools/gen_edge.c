@@ -34,7 +34,7 @@ static void bad_id(struct gen_ses *s, struct gen_rec *r, enum gen_col col)
 		return;
 	case 2:
 		v[rng_below(&s->rng, n)] =
-		    controls[rng_below(&s->rng, NELEM(controls))];
+		    controls[rng_below(&s->rng, SR_GEN_NELEM(controls))];
 		sr__gen_rec_raw(r, col, v, n);
 		return;
 	default: { /* a line break in a quoted id: split fine, bad id */
@@ -97,7 +97,8 @@ static const struct {
 
 static void bad_start(struct gen_ses *s, struct gen_rec *r)
 {
-	size_t nwhole = NELEM(bad_starts), nedits = NELEM(start_edits);
+	size_t nwhole = SR_GEN_NELEM(bad_starts),
+	       nedits = SR_GEN_NELEM(start_edits);
 	uint64_t k = rng_below(&s->rng, nwhole + 2 * nedits);
 	char v[64], out[96];
 
@@ -153,9 +154,10 @@ static void bad_number(struct gen_ses *s, struct gen_rec *r, enum gen_col col)
 	};
 
 	if (col == SR_GEN_C_DURATION)
-		raw_str(r, col, duration[rng_below(&s->rng, NELEM(duration))]);
+		raw_str(r, col,
+		        duration[rng_below(&s->rng, SR_GEN_NELEM(duration))]);
 	else
-		raw_str(r, col, bytes[rng_below(&s->rng, NELEM(bytes))]);
+		raw_str(r, col, bytes[rng_below(&s->rng, SR_GEN_NELEM(bytes))]);
 }
 
 static void bad_quality(struct gen_ses *s, struct gen_rec *r)
@@ -165,7 +167,8 @@ static void bad_quality(struct gen_ses *s, struct gen_rec *r)
 	    "HD ", "HD\r", "\"HD \"", "H D", "SDR", "UHD\x7f", "*",
 	};
 
-	raw_str(r, SR_GEN_C_QUALITY, bad[rng_below(&s->rng, NELEM(bad))]);
+	raw_str(r, SR_GEN_C_QUALITY,
+	        bad[rng_below(&s->rng, SR_GEN_NELEM(bad))]);
 }
 
 static uint32_t edge_field(struct gen_ses *s, struct gen_rec *r)
@@ -240,7 +243,7 @@ static void junk_after_quote(struct gen_ses *s, struct gen_rec *r)
 		v[++n] = '"';
 		n++;
 	}
-	const char *j = junk[rng_below(&s->rng, NELEM(junk))];
+	const char *j = junk[rng_below(&s->rng, SR_GEN_NELEM(junk))];
 
 	memcpy(v + n, j, strlen(j));
 	sr__gen_rec_raw(r, col, v, n + strlen(j));
@@ -282,7 +285,7 @@ static void long_record(struct gen_ses *s, struct gen_rec *r)
 	enum gen_col col = s->has_extra ? SR_GEN_C_EXTRA : SR_GEN_C_CONTENT;
 
 	s->long_left--;
-	pad_to(s, r, col, lens[rng_below(&s->rng, NELEM(lens))]);
+	pad_to(s, r, col, lens[rng_below(&s->rng, SR_GEN_NELEM(lens))]);
 	r->keep = col == SR_GEN_C_EXTRA;
 }
 
@@ -294,7 +297,7 @@ static uint32_t edge_line(struct gen_ses *s, struct gen_rec *r)
 	unsigned k = (unsigned)rng_below(&s->rng, 7);
 
 	if (k == 6 && rng_chance(&s->rng, 300)) {
-		const char *l = lines[rng_below(&s->rng, NELEM(lines))];
+		const char *l = lines[rng_below(&s->rng, SR_GEN_NELEM(lines))];
 
 		sr__gen_emit_bytes(s, l, strlen(l));
 		return 1;
@@ -413,11 +416,11 @@ static uint32_t edge_quote(struct gen_ses *s, struct gen_rec *r)
 
 		if (free_col < SR_GEN_NREQUIRED)
 			free_col = SR_GEN_C_QUALITY;
-		quoted_value(
-		    s, r, free_col,
-		    free_col == SR_GEN_C_QUALITY
-		        ? ""
-		        : free_text[rng_below(&s->rng, NELEM(free_text))]);
+		quoted_value(s, r, free_col,
+		             free_col == SR_GEN_C_QUALITY
+		                 ? ""
+		                 : free_text[rng_below(
+		                       &s->rng, SR_GEN_NELEM(free_text))]);
 	}
 	}
 	sr__gen_emit(s, r);

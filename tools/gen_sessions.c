@@ -513,7 +513,7 @@ static int init_ses(struct gen_ses *s, const struct gen_model *m,
 }
 
 int sr__gen_sessions_write(const struct gen_model *m,
-                           const struct gen_params *p)
+                           const struct gen_params *p, uint64_t *written)
 {
 	struct gen_ses *s = malloc(sizeof(*s));
 	int err = s ? init_ses(s, m, p) : ENOMEM;
@@ -526,6 +526,7 @@ int sr__gen_sessions_write(const struct gen_model *m,
 		err = write_file(s, quota, f + 1 == p->files);
 	}
 	if (s) {
+		*written = s->written;
 		free(s->rec.raw);
 		free(s->scratch);
 	}
