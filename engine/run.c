@@ -360,6 +360,8 @@ static int setup(struct run *r)
 	if (sr_period_init(&r->period, cfg->period) < 0)
 		return fail(r, SR_EINVAL, NULL, 0, "bad period '%s'", cfg->period);
 	err = sr_catalog_open(cfg->db, &r->cat);
+	if (err == -ENOENT || err == -ENOTDIR)
+		err = SR_ENOCATALOG; /* a bad catalog path, not an I/O fault */
 	if (err)
 		return fail(r, err, cfg->db, 0, "cannot open catalog: %s",
 			    sr_strerror(err));
