@@ -148,15 +148,22 @@ def iter_records(buf):
     """Yield (line, kind, value, raw) for every record after the header.
 
     kind is "ok" (value = fields), "empty" or "malformed" (value None); raw is
-    the record's bytes for rejects.csv.  The header itself is yielded first
-    with line 1 and kind "ok" or "malformed".  A BOM at the start is skipped
-    without changing line numbers.
+    the record's bytes for rejects.csv.  A record whose field count differs
+    from the header's cannot be split (SPEC section 1): like any malformed
+    record it is reported as its first physical line and reading resumes on
+    the next line, even when the record spanned several lines.  The header
+    itself is yielded first with line 1 and kind "ok" or "malformed".  A BOM
+    at the start is skipped without changing line numbers.
     """
     p = 3 if buf.startswith(BOM) else 0
     line = 1
     n = len(buf)
+    width = None  # the header's field count
     while p < n:
         got = split_record(buf, p)
+        if got is not None and width is not None and got[1] > p \
+                and len(got[0]) != width:
+            got = None  # a field count that differs from the header's
         if got is None:
             raw, nxt = first_line(buf, p)
             yield line, "malformed", None, raw
@@ -167,6 +174,8 @@ def iter_records(buf):
                 yield line, "empty", None, raw
             else:
                 yield line, "ok", fields, raw
+        if width is None:
+            width = len(got[0]) if got is not None and got[1] > p else 1
         line += buf.count(b"\n", p, nxt)
         p = nxt
 
