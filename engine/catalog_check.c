@@ -462,7 +462,8 @@ static struct sr_str rate_group(struct relate *x, const struct sr__rate_row *r)
 	*o++ = 0;
 	*o++ = (char)('0' + r->quality);
 	*o++ = 0;
-	memcpy(o, r->band.ptr, r->band.len);
+	if (r->band.len) /* empty for '*' */
+		memcpy(o, r->band.ptr, r->band.len);
 	return (struct sr_str){p, (uint32_t)n};
 }
 
@@ -541,6 +542,21 @@ static void check_allowances(struct relate *x)
 	}
 }
 
+/*
+ * Spans sorted by (subscriber, start) are in the store's key order: keep
+ * their rows' order so that loading a million subscriptions does not sort
+ * them twice. Only when every row took part (a valid catalog).
+ */
+static void keep_order(struct sr__cat *cat, enum sr__file f,
+                       const struct span *s, uint32_t m)
+{
+	if (m != cat->rows[f].n ||
+	    !(cat->order[f] = malloc(((size_t)m + 1) * sizeof(uint32_t))))
+		return;
+	for (uint32_t i = 0; i < m; i++)
+		cat->order[f][i] = s[i].row;
+}
+
 static void sub_overlap(struct relate *x, const void *later,
                         const void *earlier)
 {
@@ -603,6 +619,7 @@ static int check_subs(struct relate *x)
 			                       i, r->line};
 	}
 	overlaps(x, SR__SUBSCRIPTIONS, s, m, sub_overlap);
+	keep_order(cat, SR__SUBSCRIPTIONS, s, m);
 	if (cat->usable[SR__PLANS]) {
 		for (uint32_t i = 0, j; i < m; i = j) {
 			for (j = i + 1;
@@ -663,7 +680,8 @@ int sr__cat_parse(struct sr__cat *cat, const char *dir, sr_diag_fn diag,
 	if (cat->nomem)
 		return SR_ENOMEM;
 	struct sr__diag *d = (struct sr__diag *)cat->diags.p;
-	qsort(d, cat->diags.n, sizeof(*d), diag_cmp);
+	if (d)
+		qsort(d, cat->diags.n, sizeof(*d), diag_cmp);
 	for (uint32_t i = 0; i < cat->diags.n && diag; i++)
 		diag(ctx, sr__file_names[d[i].file], d[i].line, d[i].msg);
 	if (cat->io_error)
@@ -676,6 +694,7 @@ void sr__cat_free(struct sr__cat *cat)
 	for (int f = 0; f < SR__NFILES; f++) {
 		free(cat->buf[f]);
 		free(cat->rows[f].p);
+		free(cat->order[f]);
 	}
 	free(cat->diags.p);
 	sr__arena_free(&cat->arena);

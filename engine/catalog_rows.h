@@ -161,6 +161,8 @@ struct sr__cat {
 	char *buf[SR__NFILES];
 	struct sr__vec rows[SR__NFILES];
 	bool usable[SR__NFILES]; /* read, with a complete header */
+	/* Row numbers in key order, when a check has sorted them already. */
+	uint32_t *order[SR__NFILES];
 	struct sr__vec diags;
 	bool io_error; /* a file could not be read (not its content's fault) */
 	bool nomem;

@@ -53,7 +53,11 @@
 #include "streamrate/error.h"
 
 #define FORMAT_VERSION 1
-#define MAP_SIZE       (64ull << 30) /* address space only: the file is sparse */
+/* Address space only: the file grows with the data. Builds for tools that
+ * limit address space (valgrind) may pass a smaller one. */
+#ifndef SR_LMDB_MAPSIZE
+#define SR_LMDB_MAPSIZE (64ull << 30)
+#endif
 
 static const char *const db_names[SR__NFILES] = {
     "currencies", "plans", "content", "ppv_prices", "regions",       "taxes",
@@ -426,7 +430,7 @@ static int env_open(const char *dbdir, unsigned flags, MDB_env **env)
 	int rc = mdb_env_create(env);
 	if (rc)
 		return sr__lmdb_err(rc);
-	rc = mdb_env_set_mapsize(*env, MAP_SIZE);
+	rc = mdb_env_set_mapsize(*env, SR_LMDB_MAPSIZE);
 	if (!rc)
 		rc = mdb_env_set_maxdbs(*env, SR__NFILES + 4);
 	if (!rc)
@@ -546,24 +550,36 @@ static int entry_cmp(const void *a, const void *b, void *ctx)
 	return (x->klen > y->klen) - (x->klen < y->klen);
 }
 
-/* Encode, sort and append every row of file f into dbi. */
+static bool sorted(const struct entry *e, uint32_t n, const char *keys)
+{
+	for (uint32_t i = 1; i < n; i++)
+		if (entry_cmp(&e[i - 1], &e[i], (void *)keys) >= 0)
+			return false;
+	return true;
+}
+
+/*
+ * Encode every row of file f, in the order a check left (when it did),
+ * sort the keys unless that order is already right, and append them.
+ */
 static int put_table(MDB_txn *txn, MDB_dbi dbi, struct sr__cat *cat,
                      enum sr__file f)
 {
 	uint32_t n = cat->rows[f].n;
+	const uint32_t *order = cat->order[f];
 	struct buf k = {0}, v = {0};
 	struct entry *e = malloc(((size_t)n + 1) * sizeof(*e));
 	int err = e ? 0 : SR_ENOMEM;
 
 	for (uint32_t i = 0; i < n && !err; i++) {
-		size_t k0 = k.n, v0 = v.n;
-		encode(f, cat->rows[f].p + (size_t)i * sr__row_size[f], &k, &v);
+		size_t k0 = k.n, v0 = v.n, row = order ? order[i] : i;
+		encode(f, cat->rows[f].p + row * sr__row_size[f], &k, &v);
 		e[i] = (struct entry){k0, v0, (uint32_t)(k.n - k0),
 		                      (uint32_t)(v.n - v0)};
 		if (k.nomem || v.nomem)
 			err = SR_ENOMEM;
 	}
-	if (!err)
+	if (!err && !sorted(e, n, k.p))
 		qsort_r(e, n, sizeof(*e), entry_cmp, k.p);
 	for (uint32_t i = 0; i < n && !err; i++) {
 		MDB_val key = {e[i].klen, k.p + e[i].k};
