@@ -86,108 +86,109 @@ static void add_days(struct line *l, uint8_t days)
 	add_buf(l, n);
 }
 
-static void format_more(enum sr__file f, const void *row, struct line *l);
+static const char *const qualities[4] = {"SD", "HD", "UHD", "*"};
 
-static void format(enum sr__file f, const void *row, struct line *l)
+static void fmt_currency(const void *row, struct line *l)
 {
-	switch (f) {
-	case SR__CURRENCIES: {
-		const struct sr__currency_row *r = row;
-		add(l, r->code);
-		add_uint(l, r->exponent);
-		break;
-	}
-	case SR__PLANS: {
-		const struct sr__plan_row *r = row;
-		add(l, r->id);
-		add(l, r->currency);
-		add_amount(l, r->fee);
-		add(l, r->packages);
-		break;
-	}
-	case SR__CONTENT: {
-		const struct sr__content_row *r = row;
-		add(l, r->id);
-		add(l, r->klass);
-		add(l, r->package);
-		break;
-	}
-	case SR__PPV: {
-		const struct sr__ppv_row *r = row;
-		add(l, r->content);
-		add(l, r->currency);
-		add_amount(l, r->price);
-		break;
-	}
-	case SR__REGIONS: {
-		const struct sr__region_row *r = row;
-		add(l, r->id);
-		add(l, r->timezone);
-		break;
-	}
-	case SR__TAXES: {
-		const struct sr__tax_row *r = row;
-		add(l, r->region);
-		add_buf(l, sr__format_percent(r->rate, l->buf + l->used));
-		add_date(l, r->from);
-		add_date(l, r->to);
-		break;
-	}
-	default:
-		format_more(f, row, l);
-	}
+	const struct sr__currency_row *r = row;
+	add(l, r->code);
+	add_uint(l, r->exponent);
 }
 
-static void format_more(enum sr__file f, const void *row, struct line *l)
+static void fmt_plan(const void *row, struct line *l)
 {
-	static const char *const qualities[4] = {"SD", "HD", "UHD", "*"};
-	switch (f) {
-	case SR__BANDS: {
-		const struct sr__band_row *r = row;
-		add(l, r->band);
-		add_days(l, r->days);
-		add_hhmm(l, r->from);
-		add_hhmm(l, r->to);
-		break;
-	}
-	case SR__RATES: {
-		const struct sr__rate_row *r = row;
-		add(l, r->id);
-		add(l, r->plan);
-		add(l, r->klass);
-		add_lit(l, qualities[r->quality & 3]);
-		add(l, r->band.len ? r->band : (struct sr_str){"*", 1});
-		add_lit(l, r->meter == SR_METER_TIME ? "time" : "bytes");
-		add_uint(l, r->unit);
-		add_amount(l, r->price);
-		add_date(l, r->from);
-		add_date(l, r->to);
-		break;
-	}
-	case SR__TIERS: {
-		const struct sr__tier_row *r = row;
-		add(l, r->rate);
-		add_uint(l, r->from_units);
-		add_amount(l, r->price);
-		break;
-	}
-	case SR__ALLOWANCES: {
-		const struct sr__allowance_row *r = row;
-		add(l, r->rate);
-		add_uint(l, r->units);
-		break;
-	}
-	default: {
-		const struct sr__sub_row *r = row;
-		add(l, r->subscriber);
-		add(l, r->plan);
-		add(l, r->region);
-		add_date(l, r->start);
-		add_date(l, r->end);
-		break;
-	}
-	}
+	const struct sr__plan_row *r = row;
+	add(l, r->id);
+	add(l, r->currency);
+	add_amount(l, r->fee);
+	add(l, r->packages);
 }
+
+static void fmt_content(const void *row, struct line *l)
+{
+	const struct sr__content_row *r = row;
+	add(l, r->id);
+	add(l, r->klass);
+	add(l, r->package);
+}
+
+static void fmt_ppv(const void *row, struct line *l)
+{
+	const struct sr__ppv_row *r = row;
+	add(l, r->content);
+	add(l, r->currency);
+	add_amount(l, r->price);
+}
+
+static void fmt_region(const void *row, struct line *l)
+{
+	const struct sr__region_row *r = row;
+	add(l, r->id);
+	add(l, r->timezone);
+}
+
+static void fmt_tax(const void *row, struct line *l)
+{
+	const struct sr__tax_row *r = row;
+	add(l, r->region);
+	add_buf(l, sr__format_percent(r->rate, l->buf + l->used));
+	add_date(l, r->from);
+	add_date(l, r->to);
+}
+
+static void fmt_band(const void *row, struct line *l)
+{
+	const struct sr__band_row *r = row;
+	add(l, r->band);
+	add_days(l, r->days);
+	add_hhmm(l, r->from);
+	add_hhmm(l, r->to);
+}
+
+static void fmt_rate(const void *row, struct line *l)
+{
+	const struct sr__rate_row *r = row;
+	add(l, r->id);
+	add(l, r->plan);
+	add(l, r->klass);
+	add_lit(l, qualities[r->quality & 3]);
+	add(l, r->band.len ? r->band : (struct sr_str){"*", 1});
+	add_lit(l, r->meter == SR_METER_TIME ? "time" : "bytes");
+	add_uint(l, r->unit);
+	add_amount(l, r->price);
+	add_date(l, r->from);
+	add_date(l, r->to);
+}
+
+static void fmt_tier(const void *row, struct line *l)
+{
+	const struct sr__tier_row *r = row;
+	add(l, r->rate);
+	add_uint(l, r->from_units);
+	add_amount(l, r->price);
+}
+
+static void fmt_allowance(const void *row, struct line *l)
+{
+	const struct sr__allowance_row *r = row;
+	add(l, r->rate);
+	add_uint(l, r->units);
+}
+
+static void fmt_sub(const void *row, struct line *l)
+{
+	const struct sr__sub_row *r = row;
+	add(l, r->subscriber);
+	add(l, r->plan);
+	add(l, r->region);
+	add_date(l, r->start);
+	add_date(l, r->end);
+}
+
+static void (*const format[SR__NFILES])(const void *, struct line *) = {
+    fmt_currency, fmt_plan, fmt_content, fmt_ppv,       fmt_region, fmt_tax,
+    fmt_band,     fmt_rate, fmt_tier,    fmt_allowance, fmt_sub,
+};
 
 /* A field, quoted only when it holds a comma, a quote, CR or LF. */
 static void put_field(FILE *out, struct sr_str s)
@@ -228,7 +229,7 @@ static int dump_row(void *ctx, const void *row)
 {
 	struct dump *d = ctx;
 	struct line l = {.n = 0};
-	format(d->file, row, &l);
+	format[d->file](row, &l);
 	put_line(d->out, &l);
 	return ferror(d->out) ? -EIO : 0;
 }

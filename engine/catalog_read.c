@@ -187,6 +187,11 @@ static int split_list(struct reader *r, int col, struct sr_str *items,
 	return 0;
 }
 
+static bool is(struct sr_str s, const char *lit)
+{
+	return sr_str_eq(s, (struct sr_str){lit, (uint32_t)strlen(lit)});
+}
+
 /* ---- Rows ---- */
 
 static void currency_row(struct reader *r, void *row)
@@ -262,6 +267,28 @@ static bool class_ok(struct sr_str s)
 	return s.len > 0;
 }
 
+/* PPV content has no package; other content one that plans can list. */
+static struct sr_str package_field(struct reader *r, bool ppv)
+{
+	struct sr_str pkg = r->f[2];
+	if (ppv && pkg.len)
+		FAIL(r,
+		     "pay-per-view content '%s' has package '%s'; PPV "
+		     "content has none",
+		     show(r, r->f[0]), show(r, pkg));
+	else if (!ppv && pkg.len == 0)
+		FAIL(r, "content '%s' of class '%s' has no package",
+		     show(r, r->f[0]), show(r, r->f[1]));
+	else if (pkg.len && memchr(pkg.ptr, ' ', pkg.len))
+		FAIL(r,
+		     "package '%s' holds a space, which plans.csv cannot "
+		     "list",
+		     show(r, pkg));
+	else if (pkg.len)
+		return id_field(r, 2);
+	return (struct sr_str){0};
+}
+
 static void content_row(struct reader *r, void *row)
 {
 	struct sr__content_row *c = row;
@@ -271,21 +298,7 @@ static void content_row(struct reader *r, void *row)
 	else
 		FAIL(r, "class '%s' does not match [a-z0-9_]+",
 		     show(r, r->f[1]));
-	bool ppv = sr_str_eq(r->f[1], (struct sr_str){"ppv", 3});
-	if (ppv && r->f[2].len)
-		FAIL(r,
-		     "pay-per-view content '%s' has package '%s'; PPV "
-		     "content has none",
-		     show(r, r->f[0]), show(r, r->f[2]));
-	else if (!ppv && r->f[2].len == 0)
-		FAIL(r, "content '%s' of class '%s' has no package",
-		     show(r, r->f[0]), show(r, r->f[1]));
-	else if (r->f[2].len && (c->package = id_field(r, 2)).len &&
-	         memchr(r->f[2].ptr, ' ', r->f[2].len))
-		FAIL(r,
-		     "package '%s' holds a space, which plans.csv cannot "
-		     "list",
-		     show(r, r->f[2]));
+	c->package = package_field(r, is(r->f[1], "ppv"));
 }
 
 static void ppv_row(struct reader *r, void *row)
@@ -370,11 +383,6 @@ static void band_row(struct reader *r, void *row)
 		FAIL(r, "to %.5s is not after from %.5s", r->f[3].ptr,
 		     r->f[2].ptr);
 	r->bad |= was_bad;
-}
-
-static bool is(struct sr_str s, const char *lit)
-{
-	return sr_str_eq(s, (struct sr_str){lit, (uint32_t)strlen(lit)});
 }
 
 static void rate_row(struct reader *r, void *row)

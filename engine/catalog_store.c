@@ -134,103 +134,114 @@ static void put_instant_key(struct buf *b, int64_t t)
 	put_be(b, (uint64_t)t ^ (1ull << 63), 8);
 }
 
-static void encode(enum sr__file f, const void *row, struct buf *k,
-                   struct buf *v)
+static void enc_currency(const void *row, struct buf *k, struct buf *v)
 {
-	switch (f) {
-	case SR__CURRENCIES: {
-		const struct sr__currency_row *r = row;
-		put_bytes(k, r->code);
-		put_le(v, r->exponent, 1);
-		break;
-	}
-	case SR__PLANS: {
-		const struct sr__plan_row *r = row;
-		put_bytes(k, r->id);
-		put_le(v, (uint64_t)r->fee, 8);
-		put_str(v, r->currency);
-		put_str(v, r->packages);
-		break;
-	}
-	case SR__CONTENT: {
-		const struct sr__content_row *r = row;
-		put_bytes(k, r->id);
-		put_str(v, r->klass);
-		put_str(v, r->package);
-		break;
-	}
-	case SR__PPV: {
-		const struct sr__ppv_row *r = row;
-		put_bytes(k, r->content);
-		put_le(k, 0, 1);
-		put_bytes(k, r->currency);
-		put_le(v, (uint64_t)r->price, 8);
-		break;
-	}
-	case SR__REGIONS: {
-		const struct sr__region_row *r = row;
-		put_bytes(k, r->id);
-		put_str(v, r->timezone);
-		break;
-	}
-	case SR__TAXES: {
-		const struct sr__tax_row *r = row;
-		put_bytes(k, r->region);
-		put_instant_key(k, r->from);
-		put_le(v, r->rate, 4);
-		put_le(v, (uint64_t)r->to, 8);
-		break;
-	}
-	case SR__BANDS: {
-		const struct sr__band_row *r = row;
-		put_bytes(k, r->band);
-		put_le(k, 0, 1);
-		put_be(k, (uint64_t)__builtin_ctz(r->days), 1);
-		put_be(k, r->from, 2);
-		put_le(v, r->days, 1);
-		put_le(v, r->from, 2);
-		put_le(v, r->to, 2);
-		break;
-	}
-	case SR__RATES: {
-		const struct sr__rate_row *r = row;
-		put_bytes(k, r->id);
-		put_le(v, r->quality, 1);
-		put_le(v, r->meter, 1);
-		put_le(v, r->unit, 8);
-		put_le(v, (uint64_t)r->price, 8);
-		put_le(v, (uint64_t)r->from, 8);
-		put_le(v, (uint64_t)r->to, 8);
-		put_str(v, r->plan);
-		put_str(v, r->klass);
-		put_str(v, r->band);
-		break;
-	}
-	case SR__TIERS: {
-		const struct sr__tier_row *r = row;
-		put_bytes(k, r->rate);
-		put_le(k, 0, 1);
-		put_be(k, r->from_units, 8);
-		put_le(v, (uint64_t)r->price, 8);
-		break;
-	}
-	case SR__ALLOWANCES: {
-		const struct sr__allowance_row *r = row;
-		put_bytes(k, r->rate);
-		put_le(v, r->units, 8);
-		break;
-	}
-	default: {
-		const struct sr__sub_row *r = row;
-		put_bytes(k, r->subscriber);
-		put_instant_key(k, r->start);
-		put_le(v, (uint64_t)r->end, 8);
-		put_str(v, r->plan);
-		put_str(v, r->region);
-		break;
-	}
-	}
+	const struct sr__currency_row *r = row;
+	put_bytes(k, r->code);
+	put_le(v, r->exponent, 1);
 }
+
+static void enc_plan(const void *row, struct buf *k, struct buf *v)
+{
+	const struct sr__plan_row *r = row;
+	put_bytes(k, r->id);
+	put_le(v, (uint64_t)r->fee, 8);
+	put_str(v, r->currency);
+	put_str(v, r->packages);
+}
+
+static void enc_content(const void *row, struct buf *k, struct buf *v)
+{
+	const struct sr__content_row *r = row;
+	put_bytes(k, r->id);
+	put_str(v, r->klass);
+	put_str(v, r->package);
+}
+
+static void enc_ppv(const void *row, struct buf *k, struct buf *v)
+{
+	const struct sr__ppv_row *r = row;
+	put_bytes(k, r->content);
+	put_le(k, 0, 1);
+	put_bytes(k, r->currency);
+	put_le(v, (uint64_t)r->price, 8);
+}
+
+static void enc_region(const void *row, struct buf *k, struct buf *v)
+{
+	const struct sr__region_row *r = row;
+	put_bytes(k, r->id);
+	put_str(v, r->timezone);
+}
+
+static void enc_tax(const void *row, struct buf *k, struct buf *v)
+{
+	const struct sr__tax_row *r = row;
+	put_bytes(k, r->region);
+	put_instant_key(k, r->from);
+	put_le(v, r->rate, 4);
+	put_le(v, (uint64_t)r->to, 8);
+}
+
+static void enc_band(const void *row, struct buf *k, struct buf *v)
+{
+	const struct sr__band_row *r = row;
+	put_bytes(k, r->band);
+	put_le(k, 0, 1);
+	put_be(k, (uint64_t)__builtin_ctz(r->days), 1);
+	put_be(k, r->from, 2);
+	put_le(v, r->days, 1);
+	put_le(v, r->from, 2);
+	put_le(v, r->to, 2);
+}
+
+static void enc_rate(const void *row, struct buf *k, struct buf *v)
+{
+	const struct sr__rate_row *r = row;
+	put_bytes(k, r->id);
+	put_le(v, r->quality, 1);
+	put_le(v, r->meter, 1);
+	put_le(v, r->unit, 8);
+	put_le(v, (uint64_t)r->price, 8);
+	put_le(v, (uint64_t)r->from, 8);
+	put_le(v, (uint64_t)r->to, 8);
+	put_str(v, r->plan);
+	put_str(v, r->klass);
+	put_str(v, r->band);
+}
+
+static void enc_tier(const void *row, struct buf *k, struct buf *v)
+{
+	const struct sr__tier_row *r = row;
+	put_bytes(k, r->rate);
+	put_le(k, 0, 1);
+	put_be(k, r->from_units, 8);
+	put_le(v, (uint64_t)r->price, 8);
+}
+
+static void enc_allowance(const void *row, struct buf *k, struct buf *v)
+{
+	const struct sr__allowance_row *r = row;
+	put_bytes(k, r->rate);
+	put_le(v, r->units, 8);
+}
+
+static void enc_sub(const void *row, struct buf *k, struct buf *v)
+{
+	const struct sr__sub_row *r = row;
+	put_bytes(k, r->subscriber);
+	put_instant_key(k, r->start);
+	put_le(v, (uint64_t)r->end, 8);
+	put_str(v, r->plan);
+	put_str(v, r->region);
+}
+
+/* Key and value of one row of each file, as the layout above says. */
+static void (*const encode[SR__NFILES])(const void *, struct buf *,
+                                        struct buf *) = {
+    enc_currency, enc_plan, enc_content, enc_ppv,       enc_region, enc_tax,
+    enc_band,     enc_rate, enc_tier,    enc_allowance, enc_sub,
+};
 
 /* ---- Decoding ---- */
 
@@ -304,123 +315,129 @@ static int64_t get_instant_key(struct rd *r)
 	return (int64_t)(get_be(r, 8) ^ (1ull << 63));
 }
 
-static void decode_more(enum sr__file f, struct rd *k, struct rd *v, void *row);
-
 static uint32_t le32(const void *p)
 {
 	struct rd r = {p, (const unsigned char *)p + 4, false};
 	return (uint32_t)get_le(&r, 4);
 }
 
+static void dec_currency(struct rd *k, struct rd *v, void *row)
+{
+	struct sr__currency_row *r = row;
+	r->code = get_id(k, false);
+	r->exponent = (uint8_t)get_le(v, 1);
+}
+
+static void dec_plan(struct rd *k, struct rd *v, void *row)
+{
+	struct sr__plan_row *r = row;
+	r->id = get_id(k, false);
+	r->fee = (int64_t)get_le(v, 8);
+	r->currency = get_str(v);
+	r->packages = get_str(v);
+}
+
+static void dec_content(struct rd *k, struct rd *v, void *row)
+{
+	struct sr__content_row *r = row;
+	r->id = get_id(k, false);
+	r->klass = get_str(v);
+	r->package = get_str(v);
+}
+
+static void dec_ppv(struct rd *k, struct rd *v, void *row)
+{
+	struct sr__ppv_row *r = row;
+	r->content = get_id(k, true);
+	r->currency = rest(k);
+	r->price = (int64_t)get_le(v, 8);
+}
+
+static void dec_region(struct rd *k, struct rd *v, void *row)
+{
+	struct sr__region_row *r = row;
+	r->id = get_id(k, false);
+	r->timezone = get_str(v);
+}
+
+static void dec_tax(struct rd *k, struct rd *v, void *row)
+{
+	struct sr__tax_row *r = row;
+	r->region = get_id(k, true);
+	r->from = get_instant_key(k);
+	r->rate = (uint32_t)get_le(v, 4);
+	r->to = (int64_t)get_le(v, 8);
+}
+
+static void dec_band(struct rd *k, struct rd *v, void *row)
+{
+	struct sr__band_row *r = row;
+	r->band = get_id(k, true);
+	get_be(k, 3); /* first day and start, repeated in the value */
+	r->days = (uint8_t)get_le(v, 1);
+	r->from = (uint16_t)get_le(v, 2);
+	r->to = (uint16_t)get_le(v, 2);
+}
+
+static void dec_rate(struct rd *k, struct rd *v, void *row)
+{
+	struct sr__rate_row *r = row;
+	r->id = get_id(k, false);
+	r->quality = (uint8_t)get_le(v, 1);
+	r->meter = (uint8_t)get_le(v, 1);
+	r->unit = get_le(v, 8);
+	r->price = (int64_t)get_le(v, 8);
+	r->from = (int64_t)get_le(v, 8);
+	r->to = (int64_t)get_le(v, 8);
+	r->plan = get_str(v);
+	r->klass = get_str(v);
+	r->band = get_str(v);
+}
+
+static void dec_tier(struct rd *k, struct rd *v, void *row)
+{
+	struct sr__tier_row *r = row;
+	r->rate = get_id(k, true);
+	r->from_units = get_be(k, 8);
+	r->price = (int64_t)get_le(v, 8);
+}
+
+static void dec_allowance(struct rd *k, struct rd *v, void *row)
+{
+	struct sr__allowance_row *r = row;
+	r->rate = get_id(k, false);
+	r->units = get_le(v, 8);
+}
+
+static void dec_sub(struct rd *k, struct rd *v, void *row)
+{
+	struct sr__sub_row *r = row;
+	r->subscriber = get_id(k, true);
+	r->start = get_instant_key(k);
+	r->end = (int64_t)get_le(v, 8);
+	r->plan = get_str(v);
+	r->region = get_str(v);
+}
+
+static void (*const decode_row[SR__NFILES])(struct rd *, struct rd *,
+                                            void *) = {
+    dec_currency, dec_plan, dec_content, dec_ppv,       dec_region, dec_tax,
+    dec_band,     dec_rate, dec_tier,    dec_allowance, dec_sub,
+};
+
 /* Decode an entry of file f into row (whose line the caller sets). */
 static int decode(enum sr__file f, const MDB_val *key, const MDB_val *val,
                   void *row)
 {
-	struct rd k = {key->mv_data,
-	               (const unsigned char *)key->mv_data + key->mv_size,
-	               false};
-	struct rd v = {val->mv_data,
-	               (const unsigned char *)val->mv_data + val->mv_size,
-	               false};
+	const unsigned char *kp = key->mv_data, *vp = val->mv_data;
+	struct rd k = {kp, kp + key->mv_size, false};
+	struct rd v = {vp, vp + val->mv_size, false};
 	memset(row, 0, sr__row_size[f]);
-	switch (f) {
-	case SR__CURRENCIES: {
-		struct sr__currency_row *r = row;
-		r->code = get_id(&k, false);
-		r->exponent = (uint8_t)get_le(&v, 1);
-		break;
-	}
-	case SR__PLANS: {
-		struct sr__plan_row *r = row;
-		r->id = get_id(&k, false);
-		r->fee = (int64_t)get_le(&v, 8);
-		r->currency = get_str(&v);
-		r->packages = get_str(&v);
-		break;
-	}
-	case SR__CONTENT: {
-		struct sr__content_row *r = row;
-		r->id = get_id(&k, false);
-		r->klass = get_str(&v);
-		r->package = get_str(&v);
-		break;
-	}
-	case SR__PPV: {
-		struct sr__ppv_row *r = row;
-		r->content = get_id(&k, true);
-		r->currency = rest(&k);
-		r->price = (int64_t)get_le(&v, 8);
-		break;
-	}
-	default:
-		decode_more(f, &k, &v, row);
-	}
-	return k.bad || v.bad || k.p != k.end || v.p != v.end ? SR_ECATALOG : 0;
-}
-
-static void decode_more(enum sr__file f, struct rd *k, struct rd *v, void *row)
-{
-	switch (f) {
-	case SR__REGIONS: {
-		struct sr__region_row *r = row;
-		r->id = get_id(k, false);
-		r->timezone = get_str(v);
-		break;
-	}
-	case SR__TAXES: {
-		struct sr__tax_row *r = row;
-		r->region = get_id(k, true);
-		r->from = get_instant_key(k);
-		r->rate = (uint32_t)get_le(v, 4);
-		r->to = (int64_t)get_le(v, 8);
-		break;
-	}
-	case SR__BANDS: {
-		struct sr__band_row *r = row;
-		r->band = get_id(k, true);
-		get_be(k, 3); /* first day and start, repeated in the value */
-		r->days = (uint8_t)get_le(v, 1);
-		r->from = (uint16_t)get_le(v, 2);
-		r->to = (uint16_t)get_le(v, 2);
-		break;
-	}
-	case SR__RATES: {
-		struct sr__rate_row *r = row;
-		r->id = get_id(k, false);
-		r->quality = (uint8_t)get_le(v, 1);
-		r->meter = (uint8_t)get_le(v, 1);
-		r->unit = get_le(v, 8);
-		r->price = (int64_t)get_le(v, 8);
-		r->from = (int64_t)get_le(v, 8);
-		r->to = (int64_t)get_le(v, 8);
-		r->plan = get_str(v);
-		r->klass = get_str(v);
-		r->band = get_str(v);
-		break;
-	}
-	case SR__TIERS: {
-		struct sr__tier_row *r = row;
-		r->rate = get_id(k, true);
-		r->from_units = get_be(k, 8);
-		r->price = (int64_t)get_le(v, 8);
-		break;
-	}
-	case SR__ALLOWANCES: {
-		struct sr__allowance_row *r = row;
-		r->rate = get_id(k, false);
-		r->units = get_le(v, 8);
-		break;
-	}
-	default: {
-		struct sr__sub_row *r = row;
-		r->subscriber = get_id(k, true);
-		r->start = get_instant_key(k);
-		r->end = (int64_t)get_le(v, 8);
-		r->plan = get_str(v);
-		r->region = get_str(v);
-		break;
-	}
-	}
+	decode_row[f](&k, &v, row);
+	/* Every byte used, none missing: anything else is not our layout. */
+	if (k.bad || v.bad || k.p != k.end || v.p != v.end)
+		return SR_ECATALOG;
+	return 0;
 }
 
 /* ---- Environments ---- */
@@ -442,11 +459,27 @@ static int env_open(const char *dbdir, unsigned flags, MDB_env **env)
 	return sr__lmdb_err(rc);
 }
 
-int sr__store_open(const char *dbdir, struct sr__store *s)
+/* The format stamp and the table handles of an open snapshot. */
+static int open_tables(struct sr__store *s)
 {
 	MDB_dbi meta;
 	MDB_val key = {6, "format"}, val;
+	int rc = mdb_dbi_open(s->txn, "meta", 0, &meta);
+	if (!rc)
+		rc = mdb_get(s->txn, meta, &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return SR_ENOCATALOG;
+	if (rc)
+		return sr__lmdb_err(rc);
+	if (val.mv_size != 4 || le32(val.mv_data) != FORMAT_VERSION)
+		return SR_ECATALOG;
+	for (int f = 0; f < SR__NFILES && !rc; f++)
+		rc = mdb_dbi_open(s->txn, db_names[f], 0, &s->dbi[f]);
+	return rc == MDB_NOTFOUND ? SR_ECATALOG : sr__lmdb_err(rc);
+}
 
+int sr__store_open(const char *dbdir, struct sr__store *s)
+{
 	struct stat st;
 	*s = (struct sr__store){0};
 	int err = env_open(dbdir, MDB_RDONLY, &s->env);
@@ -455,32 +488,14 @@ int sr__store_open(const char *dbdir, struct sr__store *s)
 		return SR_ENOCATALOG;
 	if (err)
 		return err;
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->txn);
-	if (rc)
+	err = sr__lmdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->txn));
+	if (err)
 		goto err_env;
-	rc = mdb_dbi_open(s->txn, "meta", 0, &meta);
-	if (!rc)
-		rc = mdb_get(s->txn, meta, &key, &val);
-	if (rc == MDB_NOTFOUND) {
-		err = SR_ENOCATALOG;
-		goto err_txn;
-	}
-	if (!rc && (val.mv_size != 4 || le32(val.mv_data) != FORMAT_VERSION)) {
-		err = SR_ECATALOG;
-		goto err_txn;
-	}
-	for (int f = 0; f < SR__NFILES && !rc; f++)
-		rc = mdb_dbi_open(s->txn, db_names[f], 0, &s->dbi[f]);
-	if (!rc)
-		return 0;
-	err = rc == MDB_NOTFOUND ? SR_ECATALOG : sr__lmdb_err(rc);
-	goto err_txn;
+	err = open_tables(s);
+	if (err)
+		goto err_env;
+	return 0;
 err_env:
-	err = sr__lmdb_err(rc);
-	mdb_env_close(s->env);
-	s->env = NULL;
-	return err;
-err_txn:
 	sr__store_close(s);
 	return err;
 }
@@ -573,7 +588,7 @@ static int put_table(MDB_txn *txn, MDB_dbi dbi, struct sr__cat *cat,
 
 	for (uint32_t i = 0; i < n && !err; i++) {
 		size_t k0 = k.n, v0 = v.n, row = order ? order[i] : i;
-		encode(f, cat->rows[f].p + row * sr__row_size[f], &k, &v);
+		encode[f](cat->rows[f].p + row * sr__row_size[f], &k, &v);
 		e[i] = (struct entry){k0, v0, (uint32_t)(k.n - k0),
 		                      (uint32_t)(v.n - v0)};
 		if (k.nomem || v.nomem)
