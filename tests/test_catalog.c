@@ -264,6 +264,15 @@ Test(catalog, missing_file)
 	refused(catalog(TIERS, NULL, -1), "tiers.csv: missing file\n");
 }
 
+Test(catalog, unreadable_file_is_an_io_failure)
+{
+	/* Not the catalog's content: reported, and the result is SR_EIO. */
+	const char *dir = catalog(TIERS, NULL, -1);
+	cr_assert_eq(mkdir(path_in(dir, "tiers.csv"), 0755), 0);
+	cr_assert_eq(check(dir), SR_EIO);
+	cr_assert_str_eq(diags, "tiers.csv: cannot read: Is a directory\n");
+}
+
 Test(catalog, missing_and_twice_named_columns)
 {
 	refused(catalog(ALLOWANCES, "rate_id,unit\nr5,600\n", -1),
