@@ -106,10 +106,14 @@ EOF
 
 nsubscribers=$(cut -d, -f1 "$work/cat/subscriptions.csv" | tail -n +2 |
 	sort -u | wc -l)
+nrows=$(cat "$work"/cat/*.csv | wc -l)
+nrows=$((nrows - 11))
+bytes=$(cat "$work"/cat/*.csv | wc -c)
 echo "catalog: $subs subscription rows ($nsubscribers subscribers)," \
-	"$rates rates, $(du -sh "$work/cat" | cut -f1) of CSV"
+	"$rates rates, $nrows rows in all, $((bytes / 1000000)) MB of CSV"
 
-# Run a command under /usr/bin/time -v; print wall time and peak RSS.
+# Run a command under /usr/bin/time -v; print wall time, rows and MB of
+# CSV per second, and peak RSS.
 timed() {
 	local what=$1
 	shift
@@ -120,8 +124,14 @@ timed() {
 	local wall rss
 	wall=$(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$work/time")
 	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time")
-	printf '%-34s %10s wall %8d MiB peak RSS\n' "$what" "$wall" \
-		$((rss / 1024))
+	awk -v what="$what" -v wall="$wall" -v rss="$rss" -v rows="$nrows" \
+		-v bytes="$bytes" 'BEGIN {
+		n = split(wall, p, ":"); s = 0
+		for (i = 1; i <= n; i++) s = s * 60 + p[i]
+		if (s <= 0) s = 0.01
+		printf "%-26s %7.2f s %6.2f M rows/s %6.1f MB/s %6d MiB peak RSS\n",
+			what, s, rows / s / 1e6, bytes / s / 1e6, rss / 1024
+	}'
 }
 
 timed "catalog check" "$bin" catalog check "$work/cat"
