@@ -36,5 +36,6 @@ run_group() {
 		--out "$tmp/out" "${files[@]}") >"$tmp/rate.log" 2>&1
 }
 
+# shellcheck source=kat/lib.sh
 . "$kat/lib.sh"
 kat_main "$@"

@@ -16,5 +16,6 @@ run_group() {
 		>"$tmp/rate.log" 2>&1
 }
 
+# shellcheck source=kat/lib.sh
 . "$kat/lib.sh"
 kat_main "$@"

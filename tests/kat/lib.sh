@@ -3,6 +3,12 @@
 # run_group G TMP, which runs the rating of group G with $period and the
 # array files, writing into TMP/out, and returns the run's exit code
 # (99: it could not even start, e.g. the catalog did not load).
+# shellcheck shell=bash
+# period and files are read by the caller's run_group; kat is the caller's.
+# shellcheck disable=SC2034,SC2154
+
+period=''  # the group's period, for run_group
+files=()   # the group's input files, as written in its args, for run_group
 
 kat_groups() {
 	local d
