@@ -168,9 +168,6 @@ struct sr__cat {
 	bool nomem;
 };
 
-#define SR__ROWS(cat, file, type) ((type *)(cat)->rows[file].p)
-#define SR__NROWS(cat, file)      ((cat)->rows[file].n)
-
 /* Record a problem (printf-style); allocation failures set cat->nomem. */
 __attribute__((format(printf, 4, 5))) void sr__diag(struct sr__cat *cat,
                                                     enum sr__file file,
