@@ -30,7 +30,7 @@ int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
 	ctx->scratch = malloc(SR_SCRATCH_SIZE);
 	if (!ctx->fields || !ctx->scratch)
 		return SR_ENOMEM;
-	return sr_ledger_create(&ctx->ledger);
+	return sr_ledger_create(&ctx->ledger, sr_catalog_nsubscribers(cat));
 }
 
 void sr__chunk_ctx_finish(struct sr_chunk_ctx *ctx)

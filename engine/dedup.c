@@ -12,6 +12,7 @@
 
 #include "barrier.h"
 #include "dedup.h"
+#include "mem.h"
 #include "streamrate/error.h"
 
 #define VALID (1ULL << 63)
@@ -36,7 +37,7 @@ int sr__dedup_init(struct sr_dedup *d, size_t expect)
 	size_t n = 1024;
 	while (n / 4 * 3 < expect)
 		n *= 2;
-	d->slots = calloc(n, 2 * sizeof(*d->slots));
+	d->slots = sr__table_alloc(n * 2 * sizeof(*d->slots));
 	if (!d->slots)
 		return SR_ENOMEM;
 	d->mask = n - 1;
@@ -45,7 +46,8 @@ int sr__dedup_init(struct sr_dedup *d, size_t expect)
 
 void sr__dedup_finish(struct sr_dedup *d)
 {
-	free(d->slots);
+	if (d->slots)
+		sr__table_free(d->slots, (d->mask + 1) * 2 * sizeof(*d->slots));
 	d->slots = NULL;
 }
 
@@ -67,7 +69,7 @@ int sr__dedup_grow(struct sr_dedup *d, size_t used)
 		n.slots[2 * j] = w0;
 		n.slots[2 * j + 1] = w1;
 	}
-	free(d->slots);
+	sr__dedup_finish(d);
 	*d = n;
 	return 0;
 }

@@ -20,6 +20,8 @@ struct builder {
 	uint32_t cap;
 	uint32_t n;
 	int exponent;
+	struct sr_ledger_entry *entries;
+	size_t entries_cap;
 };
 
 static int push(struct builder *b, const struct sr_invoice_line *line)
@@ -183,34 +185,49 @@ static int build_one(struct builder *b, const struct sr_subscriber *s,
 	return err;
 }
 
+/* The ledger totals of subscriber i into b->entries; *n of them. */
+static int collect(struct builder *b, const struct sr_ledger *const *ledgers,
+		   unsigned nledgers, uint32_t i, size_t *n)
+{
+	for (;;) {
+		*n = sr_ledger_collect(ledgers, nledgers, i, b->entries,
+				       b->entries_cap);
+		if (*n <= b->entries_cap)
+			return 0;
+		struct sr_ledger_entry *e =
+			realloc(b->entries, *n * 2 * sizeof(*e));
+		if (!e)
+			return SR_ENOMEM;
+		b->entries = e;
+		b->entries_cap = *n * 2;
+	}
+}
+
 int sr_invoices_build(const struct sr_catalog *cat, const struct sr_period *p,
-		      const struct sr_ledger *ledger, sr_invoice_fn fn,
-		      void *ctx, const struct sr_subscriber **failed)
+		      const struct sr_ledger *const *ledgers, unsigned nledgers,
+		      sr_invoice_fn fn, void *ctx,
+		      const struct sr_subscriber **failed)
 {
 	struct builder b = {.cat = cat, .period = p};
-	struct sr_ledger_entry *e;
-	size_t n, k = 0;
-	int err = sr_ledger_entries(ledger, &e, &n);
-	if (err)
-		return err;
-
 	uint32_t count = sr_catalog_nsubscribers(cat);
+	int err = 0;
+
 	for (uint32_t i = 0; i < count && !err; i++) {
 		const struct sr_subscriber *s = sr_catalog_subscriber_at(cat, i);
-		size_t first = k;
-		while (k < n && e[k].subscriber == i)
-			k++;
 		const struct sr_subscription *row = latest_row(p, s);
 		if (!row)
 			continue; /* no row overlaps: no invoice */
+		size_t n;
 		struct sr_invoice inv;
-		err = build_one(&b, s, row, e + first, k - first, &inv);
+		err = collect(&b, ledgers, nledgers, i, &n);
+		if (!err)
+			err = build_one(&b, s, row, b.entries, n, &inv);
 		if (err == SR_EOVERFLOW && failed)
 			*failed = s;
 		if (!err)
 			err = fn(ctx, &inv);
 	}
 	free(b.lines);
-	free(e);
+	free(b.entries);
 	return err;
 }

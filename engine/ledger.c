@@ -1,44 +1,45 @@
 /*
- * The ledger is one open-addressing table keyed by (subscriber, item): the
- * item is a rate for usage or a content for PPV purchases. Keys are
- * pointers into the shared catalog view plus the subscriber index; slots
- * are 32 bytes and the table doubles at half load, so an update is one
- * hash and usually one cache line.
+ * A ledger is a head per subscriber index and a pool of entries linked
+ * per subscriber. A subscriber has a handful of keys (its rates and PPV
+ * events), so finding one is a walk of a few entries; the head array is
+ * allocated once, populated up front, and never rehashed, and the pool
+ * grows by doubling. Entries are keyed by pointers into the shared catalog
+ * view, which every worker sees at the same addresses.
  *
- * Usage entries remember that a session was rated under the rate even when
- * its units sum to zero: SPEC section 4 gives a usage line for "every rate
- * the subscriber has rated sessions under", so a key exists once any
- * session counted, and disappears only when every addition was taken back.
+ * A key stays while any session counts for it: SPEC section 4 gives a
+ * usage line for every rate the subscriber has rated sessions under, even
+ * when their units sum to zero.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
+#include "mem.h"
 #include "streamrate/error.h"
 #include "streamrate/ledger.h"
 
-struct slot {
-	const void *item; /* NULL: empty slot */
-	uint32_t subscriber;
+struct entry {
+	const void *item;
+	uint32_t next; /* pool index + 1 of the subscriber's next entry */
 	uint32_t kind;
-	int64_t sessions;       /* additions minus take-backs */
+	int64_t sessions;
 	unsigned __int128 count;
 };
 
 struct sr_ledger {
-	struct slot *slots;
-	size_t mask;
-	size_t used;
+	uint32_t nsubscribers;
+	uint32_t *head; /* pool index + 1 of each subscriber's first entry */
+	struct entry *pool;
+	size_t n, cap;
 };
 
-int sr_ledger_create(struct sr_ledger **out)
+int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers)
 {
 	struct sr_ledger *l = calloc(1, sizeof(*l));
 	if (!l)
 		return SR_ENOMEM;
-	l->mask = 1023;
-	l->slots = calloc(l->mask + 1, sizeof(*l->slots));
-	if (!l->slots) {
+	l->nsubscribers = nsubscribers;
+	l->head = sr__table_alloc((size_t)nsubscribers * sizeof(*l->head));
+	if (!l->head) {
 		free(l);
 		return SR_ENOMEM;
 	}
@@ -50,96 +51,51 @@ void sr_ledger_destroy(struct sr_ledger *l)
 {
 	if (!l)
 		return;
-	free(l->slots);
+	sr__table_free(l->head, (size_t)l->nsubscribers * sizeof(*l->head));
+	free(l->pool);
 	free(l);
 }
 
-static size_t hash_key(const void *item, uint32_t subscriber)
+static int update(struct sr_ledger *l, uint32_t subscriber, const void *item,
+		  uint32_t kind, unsigned __int128 count, int sign)
 {
-	struct {
-		const void *item;
-		uint64_t subscriber;
-	} key = {item, subscriber};
-	return (size_t)XXH3_64bits(&key, sizeof(key));
-}
+	uint32_t *head = &l->head[subscriber];
+	struct entry *e;
 
-static struct slot *find(struct slot *slots, size_t mask, const void *item,
-			 uint32_t subscriber, uint32_t kind)
-{
-	size_t i = hash_key(item, subscriber) & mask;
-	for (;; i = (i + 1) & mask) {
-		struct slot *s = &slots[i];
-		if (!s->item || (s->item == item && s->subscriber == subscriber &&
-				 s->kind == kind))
-			return s;
+	for (uint32_t i = *head; i; i = e->next) {
+		e = &l->pool[i - 1];
+		if (e->item == item && e->kind == kind)
+			goto found;
 	}
-}
-
-static int grow(struct sr_ledger *l)
-{
-	size_t mask = l->mask * 2 + 1;
-	struct slot *slots = calloc(mask + 1, sizeof(*slots));
-	if (!slots)
-		return SR_ENOMEM;
-	for (size_t i = 0; i <= l->mask; i++) {
-		struct slot *s = &l->slots[i];
-		if (s->item)
-			*find(slots, mask, s->item, s->subscriber, s->kind) = *s;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4096;
+		struct entry *pool = realloc(l->pool, cap * sizeof(*pool));
+		if (!pool)
+			return SR_ENOMEM;
+		l->pool = pool;
+		l->cap = cap;
 	}
-	free(l->slots);
-	l->slots = slots;
-	l->mask = mask;
-	return 0;
-}
-
-static int update(struct sr_ledger *l, const void *item, uint32_t subscriber,
-		  uint32_t kind, int64_t sessions, unsigned __int128 count,
-		  int sign)
-{
-	struct slot *s = find(l->slots, l->mask, item, subscriber, kind);
-	if (!s->item) {
-		if ((l->used + 1) * 2 > l->mask + 1) {
-			int err = grow(l);
-			if (err)
-				return err;
-			s = find(l->slots, l->mask, item, subscriber, kind);
-		}
-		s->item = item;
-		s->subscriber = subscriber;
-		s->kind = kind;
-		l->used++;
-	}
-	s->sessions += sign * sessions;
+	e = &l->pool[l->n++];
+	*e = (struct entry){.item = item, .next = *head, .kind = kind};
+	*head = (uint32_t)l->n;
+found:
+	e->sessions += sign;
 	if (sign > 0)
-		s->count += count;
+		e->count += count;
 	else
-		s->count -= count;
+		e->count -= count;
 	return 0;
 }
 
 int sr_ledger_add(struct sr_ledger *l, const struct sr_rated *r, int sign)
 {
 	if (r->content->ppv)
-		return update(l, r->content, r->subscriber->index,
-			      SR_LEDGER_PPV, 1, 1, sign);
+		return update(l, r->subscriber->index, r->content,
+			      SR_LEDGER_PPV, 1, sign);
 	if (!r->rate)
 		return 0;
-	return update(l, r->rate, r->subscriber->index, SR_LEDGER_USAGE, 1,
+	return update(l, r->subscriber->index, r->rate, SR_LEDGER_USAGE,
 		      r->units, sign);
-}
-
-int sr_ledger_merge(struct sr_ledger *dst, const struct sr_ledger *src)
-{
-	for (size_t i = 0; i <= src->mask; i++) {
-		const struct slot *s = &src->slots[i];
-		if (!s->item)
-			continue;
-		int err = update(dst, s->item, s->subscriber, s->kind,
-				 s->sessions, s->count, 1);
-		if (err)
-			return err;
-	}
-	return 0;
 }
 
 static int cmp_str(struct sr_str a, struct sr_str b)
@@ -153,8 +109,6 @@ static int cmp_str(struct sr_str a, struct sr_str b)
 static int cmp_entry(const void *pa, const void *pb)
 {
 	const struct sr_ledger_entry *a = pa, *b = pb;
-	if (a->subscriber != b->subscriber)
-		return a->subscriber < b->subscriber ? -1 : 1;
 	if (a->kind != b->kind)
 		return a->kind < b->kind ? -1 : 1;
 	if (a->kind == SR_LEDGER_USAGE)
@@ -163,31 +117,51 @@ static int cmp_entry(const void *pa, const void *pb)
 	return cmp_str(a->content->id, b->content->id);
 }
 
-int sr_ledger_entries(const struct sr_ledger *l,
-		      struct sr_ledger_entry **entries, size_t *n)
+/* Add one ledger entry into out[0..*n), combining equal keys. */
+static void gather(const struct entry *e, struct sr_ledger_entry *out,
+		   size_t *n, size_t cap)
 {
-	struct sr_ledger_entry *e = malloc((l->used + 1) * sizeof(*e));
-	size_t k = 0;
-
-	if (!e)
-		return SR_ENOMEM;
-	for (size_t i = 0; i <= l->mask; i++) {
-		const struct slot *s = &l->slots[i];
-		if (!s->item || s->sessions == 0)
-			continue;
-		e[k] = (struct sr_ledger_entry){
-			.subscriber = s->subscriber,
-			.kind = s->kind,
-			.count = s->count,
-		};
-		if (s->kind == SR_LEDGER_USAGE)
-			e[k].rate = s->item;
-		else
-			e[k].content = s->item;
-		k++;
+	for (size_t k = 0; k < *n && k < cap; k++) {
+		const void *item = out[k].kind == SR_LEDGER_USAGE
+					   ? (const void *)out[k].rate
+					   : (const void *)out[k].content;
+		if (out[k].kind == e->kind && item == e->item) {
+			out[k].sessions += e->sessions;
+			out[k].count += e->count;
+			return;
+		}
 	}
-	qsort(e, k, sizeof(*e), cmp_entry);
-	*entries = e;
-	*n = k;
-	return 0;
+	if (*n < cap) {
+		out[*n] = (struct sr_ledger_entry){
+			.kind = e->kind,
+			.sessions = e->sessions,
+			.count = e->count,
+		};
+		if (e->kind == SR_LEDGER_USAGE)
+			out[*n].rate = e->item;
+		else
+			out[*n].content = e->item;
+	}
+	(*n)++;
+}
+
+size_t sr_ledger_collect(const struct sr_ledger *const *ledgers, unsigned n,
+			 uint32_t subscriber, struct sr_ledger_entry *out,
+			 size_t cap)
+{
+	size_t count = 0;
+	for (unsigned j = 0; j < n; j++) {
+		const struct sr_ledger *l = ledgers[j];
+		for (uint32_t i = l->head[subscriber]; i; i = l->pool[i - 1].next)
+			gather(&l->pool[i - 1], out, &count, cap);
+	}
+	if (count > cap)
+		return count;
+	/* Keys whose every session was taken back are gone. */
+	size_t kept = 0;
+	for (size_t k = 0; k < count; k++)
+		if (out[k].sessions)
+			out[kept++] = out[k];
+	qsort(out, kept, sizeof(*out), cmp_entry);
+	return kept;
 }

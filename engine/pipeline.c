@@ -668,7 +668,8 @@ static int setup(struct pipeline *p)
 		err = sr__chunk_ctx_init(&p->commit_ctx, cfg->cat, cfg->period,
 					 &p->dedup);
 	if (!err)
-		err = sr_ledger_create(&p->corrections);
+		err = sr_ledger_create(&p->corrections,
+				       sr_catalog_nsubscribers(cfg->cat));
 	if (!err)
 		err = setup_slots(p);
 	if (!err)
@@ -718,25 +719,31 @@ static void teardown(struct pipeline *p)
 	sr__dedup_finish(&p->dedup);
 }
 
-/* All worker ledgers and the corrections, in one. */
-static int merge_ledgers(struct pipeline *p, struct sr_ledger **out)
+void sr__ledgers_finish(struct sr_ledgers *ls)
 {
-	struct sr_ledger *l;
-	int err = sr_ledger_create(&l);
-	for (unsigned i = 0; !err && i < p->nworkers; i++)
-		err = sr_ledger_merge(l, p->workers[i].ctx.ledger);
-	if (!err)
-		err = sr_ledger_merge(l, p->corrections);
-	if (err) {
-		sr_ledger_destroy(l);
-		return err;
+	for (unsigned i = 0; i < ls->n; i++)
+		sr_ledger_destroy(ls->l[i]);
+	free(ls->l);
+	*ls = (struct sr_ledgers){0};
+}
+
+/* Hand the workers' ledgers and the corrections to the caller. */
+static int take_ledgers(struct pipeline *p, struct sr_ledgers *out)
+{
+	out->l = calloc(p->nworkers + 1, sizeof(*out->l));
+	if (!out->l)
+		return SR_ENOMEM;
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		out->l[out->n++] = p->workers[i].ctx.ledger;
+		p->workers[i].ctx.ledger = NULL;
 	}
-	*out = l;
+	out->l[out->n++] = p->corrections;
+	p->corrections = NULL;
 	return 0;
 }
 
 int sr__pipeline_run(const struct sr_pipeline_config *cfg,
-		     struct sr_run_stats *stats, struct sr_ledger **ledger,
+		     struct sr_run_stats *stats, struct sr_ledgers *ledgers,
 		     struct sr_run_error *error)
 {
 	struct pipeline p = {.cfg = cfg, .stats = stats, .error = error};
@@ -746,7 +753,7 @@ int sr__pipeline_run(const struct sr_pipeline_config *cfg,
 	if (!err)
 		err = loop(&p);
 	if (!err)
-		err = merge_ledgers(&p, ledger);
+		err = take_ledgers(&p, ledgers);
 	if (err && !error->msg[0])
 		fail(&p, err, cfg->rated_path, "rate");
 	teardown(&p);

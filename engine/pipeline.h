@@ -48,12 +48,20 @@ struct sr_pipeline_config {
 	void *progress_ctx;
 };
 
+/* The ledgers a pipeline leaves: one per worker and the corrections. */
+struct sr_ledgers {
+	struct sr_ledger **l;
+	unsigned n;
+};
+
+void sr__ledgers_finish(struct sr_ledgers *ls);
+
 /*
- * Rate every source. On success, *ledger holds the merged totals (the
- * caller destroys it) and stats the counts. On failure, err names the file.
+ * Rate every source. On success, ledgers holds the totals (the caller
+ * finishes them) and stats the counts. On failure, err names the file.
  */
 int sr__pipeline_run(const struct sr_pipeline_config *cfg,
-		     struct sr_run_stats *stats, struct sr_ledger **ledger,
+		     struct sr_run_stats *stats, struct sr_ledgers *ledgers,
 		     struct sr_run_error *err);
 
 #endif

@@ -35,7 +35,7 @@ struct run {
 	struct sr_run_error *error;
 	struct sr_period period;
 	struct sr_catalog *cat;
-	struct sr_ledger *ledger;
+	struct sr_ledgers ledgers;
 	struct sr_source *sources;
 	struct sr_out out[OUT_COUNT];
 	struct sr_str *fields;
@@ -195,8 +195,9 @@ static int write_invoices(struct run *r)
 	int err = sr__out_write(&r->out[OUT_CSV], SR_INVOICES_CSV_HEADER,
 				strlen(SR_INVOICES_CSV_HEADER));
 	if (!err)
-		err = sr_invoices_build(r->cat, &r->period, r->ledger,
-					on_invoice, &c, &failed);
+		err = sr_invoices_build(r->cat, &r->period,
+					(const struct sr_ledger *const *)r->ledgers.l,
+					r->ledgers.n, on_invoice, &c, &failed);
 	if (!err)
 		err = sr__out_write(&r->out[OUT_JSONL], c.json.data, c.json.len);
 	if (!err)
@@ -387,7 +388,7 @@ static void teardown(struct run *r)
 		sr__buf_finish(&src->tail);
 		sr__buf_finish(&src->file_field);
 	}
-	sr_ledger_destroy(r->ledger);
+	sr__ledgers_finish(&r->ledgers);
 	sr_catalog_close(r->cat);
 	free(r->sources);
 	free(r->fields);
@@ -420,7 +421,7 @@ static int rate_all(struct run *r)
 		.progress = cfg->progress,
 		.progress_ctx = cfg->progress_ctx,
 	};
-	return sr__pipeline_run(&pc, r->stats, &r->ledger, r->error);
+	return sr__pipeline_run(&pc, r->stats, &r->ledgers, r->error);
 }
 
 static int run(struct run *r)
@@ -437,15 +438,23 @@ static int run(struct run *r)
 	}
 	if (!err)
 		err = open_outputs(r);
+	uint64_t t1 = now_ns();
 	if (!err)
 		err = rate_all(r);
+	uint64_t t2 = now_ns();
 	if (!err)
 		err = write_invoices(r);
-	r->stats->elapsed_ns = now_ns() - t0;
+	uint64_t t3 = now_ns();
+	r->stats->setup_ns = t1 - t0;
+	r->stats->rate_ns = t2 - t1;
+	r->stats->invoice_ns = t3 - t2;
+	r->stats->elapsed_ns = t3 - t0;
 	if (!err)
 		err = write_summary(r, sr_catalog_ncurrencies(r->cat));
 	if (!err)
 		err = commit_outputs(r);
+	r->stats->commit_ns = now_ns() - t3;
+	r->stats->elapsed_ns = now_ns() - t0;
 	return err;
 }
 

@@ -46,13 +46,15 @@ struct sr_invoice {
 typedef int (*sr_invoice_fn)(void *ctx, const struct sr_invoice *inv);
 
 /*
- * Build every invoice of period p. Returns 0, the callback's non-zero
- * return, SR_ENOMEM, or SR_EOVERFLOW with *failed set to the subscriber
- * whose amounts do not fit in 64-bit micro-units.
+ * Build every invoice of period p from the totals of ledgers[0..nledgers)
+ * (their sum is what counts). Returns 0, the callback's non-zero return,
+ * SR_ENOMEM, or SR_EOVERFLOW with *failed set to the subscriber whose
+ * amounts do not fit in 64-bit micro-units.
  */
 int sr_invoices_build(const struct sr_catalog *cat, const struct sr_period *p,
-		      const struct sr_ledger *ledger, sr_invoice_fn fn,
-		      void *ctx, const struct sr_subscriber **failed);
+		      const struct sr_ledger *const *ledgers, unsigned nledgers,
+		      sr_invoice_fn fn, void *ctx,
+		      const struct sr_subscriber **failed);
 
 /* The graduated value of billable units under rate r, in micro-units
  * (unrounded); SR_EOVERFLOW when it does not fit in 127 bits. */

@@ -1,9 +1,11 @@
 /*
  * Per-subscriber period totals: units per (subscriber, rate) and purchases
- * per (subscriber, PPV content). Adding is a hash-table update with no
- * allocation except when the table grows; ledgers of several workers merge
- * into one, and an addition can be taken back (a record later found to be
- * a duplicate), so speculation by parallel workers stays exact.
+ * per (subscriber, PPV content). A ledger is indexed by the catalog's
+ * subscriber index, so adding is a short walk of the subscriber's few
+ * entries and a ledger never rehashes. Each worker keeps its own; invoices
+ * read several ledgers at once. An addition can be taken back (a record
+ * later found to be a duplicate), so speculation by parallel workers stays
+ * exact.
  */
 #ifndef STREAMRATE_LEDGER_H
 #define STREAMRATE_LEDGER_H
@@ -12,14 +14,13 @@
 
 struct sr_ledger;
 
-int sr_ledger_create(struct sr_ledger **out);
+/* A ledger for subscriber indexes 0..nsubscribers-1. */
+int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers);
 void sr_ledger_destroy(struct sr_ledger *l);
 
 /* Count a rated session (included sessions, with no rate, count nothing).
  * sign is +1 to add, -1 to take back an earlier addition. */
 int sr_ledger_add(struct sr_ledger *l, const struct sr_rated *r, int sign);
-/* Add every total of src into dst. */
-int sr_ledger_merge(struct sr_ledger *dst, const struct sr_ledger *src);
 
 enum sr_ledger_kind {
 	SR_LEDGER_USAGE = 0,
@@ -27,19 +28,21 @@ enum sr_ledger_kind {
 };
 
 struct sr_ledger_entry {
-	uint32_t subscriber; /* subscriber index */
-	uint32_t kind;       /* enum sr_ledger_kind */
+	uint32_t kind;                    /* enum sr_ledger_kind */
 	const struct sr_rate *rate;       /* usage */
 	const struct sr_content *content; /* ppv */
+	int64_t sessions;                 /* sessions counted */
 	unsigned __int128 count; /* units (usage) or purchases (ppv) */
 };
 
 /*
- * Every key some session still counts for, sorted by subscriber index,
- * usage before PPV, then rate index or content id bytes. On success
- * *entries is a malloc'd array of *n entries that the caller frees.
+ * The totals of one subscriber summed over ledgers[0..n): every key some
+ * session still counts for, usage before PPV, then by rate index or content
+ * id bytes. Writes at most cap entries to out and returns how many there
+ * are; when that is more than cap, call again with a larger out.
  */
-int sr_ledger_entries(const struct sr_ledger *l,
-		      struct sr_ledger_entry **entries, size_t *n);
+size_t sr_ledger_collect(const struct sr_ledger *const *ledgers, unsigned n,
+			 uint32_t subscriber, struct sr_ledger_entry *out,
+			 size_t cap);
 
 #endif
