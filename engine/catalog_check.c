@@ -470,12 +470,10 @@ static struct sr_str rate_group(struct relate *x, const struct sr__rate_row *r)
 static void check_rate_refs(struct relate *x, const struct sr__rate_row *r)
 {
 	resolve(x, SR__RATES, r->line, SR__PLANS, &x->plans, r->plan, "plan");
-	if (resolve(x, SR__RATES, r->line, SR__CONTENT, &x->classes, r->klass,
-	            "class") &&
-	    sr_str_eq(r->klass, (struct sr_str){"ppv", 3}))
-		sr__diag(x->cat, SR__RATES, r->line,
-		         "class 'ppv' cannot have rates: pay-per-view prices "
-		         "are in ppv_prices.csv");
+	/* A rate for class ppv is allowed and never applies: PPV sessions
+	 * are priced from ppv_prices.csv at step 6. */
+	resolve(x, SR__RATES, r->line, SR__CONTENT, &x->classes, r->klass,
+	        "class");
 	resolve(x, SR__RATES, r->line, SR__BANDS, &x->bands, r->band, "band");
 }
 

@@ -110,8 +110,8 @@ static bool date_field(struct reader *r, int col, bool optional, int64_t open,
 	return false;
 }
 
-/* Digits only, 1 to INT64_MAX. */
-static uint64_t positive_field(struct reader *r, int col)
+/* Digits only, min (0 or 1) to INT64_MAX. */
+static uint64_t count_field(struct reader *r, int col, uint64_t min)
 {
 	struct sr_str s = r->f[col];
 	uint64_t v = 0;
@@ -121,9 +121,9 @@ static uint64_t positive_field(struct reader *r, int col)
 		if (v > INT64_MAX)
 			break;
 	}
-	if (s.len == 0 || i != s.len || v == 0) {
-		FAIL(r, "%s '%s' is not a positive integer", r->cols[col],
-		     show(r, s));
+	if (s.len == 0 || i != s.len || v < min) {
+		FAIL(r, "%s '%s' is not a %s integer", r->cols[col],
+		     show(r, s), min ? "positive" : "non-negative");
 		return 0;
 	}
 	return v;
@@ -279,11 +279,6 @@ static struct sr_str package_field(struct reader *r, bool ppv)
 	else if (!ppv && pkg.len == 0)
 		FAIL(r, "content '%s' of class '%s' has no package",
 		     show(r, r->f[0]), show(r, r->f[1]));
-	else if (pkg.len && memchr(pkg.ptr, ' ', pkg.len))
-		FAIL(r,
-		     "package '%s' holds a space, which plans.csv cannot "
-		     "list",
-		     show(r, pkg));
 	else if (pkg.len)
 		return id_field(r, 2);
 	return (struct sr_str){0};
@@ -405,7 +400,7 @@ static void rate_row(struct reader *r, void *row)
 		t->meter = SR_METER_BYTES;
 	else
 		FAIL(r, "meter '%s' is not time or bytes", show(r, r->f[5]));
-	t->unit = positive_field(r, 6);
+	t->unit = count_field(r, 6, 1);
 	t->price = amount_field(r, 7);
 	interval(r, 8, 9, true, &t->from, &t->to);
 }
@@ -414,7 +409,7 @@ static void tier_row(struct reader *r, void *row)
 {
 	struct sr__tier_row *t = row;
 	t->rate = ref_field(r, 0);
-	t->from_units = positive_field(r, 1);
+	t->from_units = count_field(r, 1, 1);
 	t->price = amount_field(r, 2);
 }
 
@@ -422,7 +417,7 @@ static void allowance_row(struct reader *r, void *row)
 {
 	struct sr__allowance_row *a = row;
 	a->rate = ref_field(r, 0);
-	a->units = positive_field(r, 1);
+	a->units = count_field(r, 1, 0); /* 0: nothing included */
 }
 
 static void sub_row(struct reader *r, void *row)

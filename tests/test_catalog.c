@@ -425,17 +425,14 @@ Test(catalog, content_classes_and_packages)
 	                           "x2,movie-4k,cinema\n"
 	                           "x3,,cinema\n"
 	                           "x4,ppv,cinema\n"
-	                           "x5,movie,\n"
-	                           "x6,movie,big screen\n"),
+	                           "x5,movie,\n"),
 	        "content.csv:6: class 'Movie' does not match [a-z0-9_]+\n"
 	        "content.csv:7: class 'movie-4k' does not match [a-z0-9_]+\n"
 	        "content.csv:8: class '' does not match [a-z0-9_]+\n"
 	        "content.csv:9: pay-per-view content 'x4' has package "
 	        "'cinema'; PPV content has none\n"
 	        "content.csv:10: content 'x5' of class 'movie' has no "
-	        "package\n"
-	        "content.csv:11: package 'big screen' holds a space, which "
-	        "plans.csv cannot list\n");
+	        "package\n");
 }
 
 Test(catalog, ppv_prices)
@@ -601,8 +598,6 @@ Test(catalog, rate_fields)
 	        "rates.csv:11: unit '0' is not a positive integer\n"
 	        "rates.csv:12: unit '-5' is not a positive integer\n"
 	        "rates.csv:13: unit '1.5' is not a positive integer\n"
-	        "rates.csv:14: class 'ppv' cannot have rates: pay-per-view "
-	        "prices are in ppv_prices.csv\n"
 	        "rates.csv:15: empty band\n");
 }
 
@@ -660,15 +655,17 @@ Test(catalog, tiers)
 
 Test(catalog, allowances)
 {
+	/* units 0 is valid (nothing included); line 4 is not reported. */
 	refused(with_rows(ALLOWANCES, "r9,10\n"
 	                              "r6,0\n"
 	                              "r5,100\n"
-	                              "r4,\n"),
+	                              "r4,\n"
+	                              "r3,-1\n"),
 	        "allowances.csv:3: unknown rate 'r9'\n"
-	        "allowances.csv:4: units '0' is not a positive integer\n"
 	        "allowances.csv:5: duplicate allowance for rate 'r5' (first on "
 	        "line 2)\n"
-	        "allowances.csv:6: units '' is not a positive integer\n");
+	        "allowances.csv:6: units '' is not a non-negative integer\n"
+	        "allowances.csv:7: units '-1' is not a non-negative integer\n");
 }
 
 /* ---- Subscriptions ---- */
