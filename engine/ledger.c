@@ -1,10 +1,12 @@
 /*
- * A ledger is a head per subscriber index and a pool of entries linked
- * per subscriber. A subscriber has a handful of keys (its rates and PPV
- * events), so finding one is a walk of a few entries; the head array is
- * allocated once, populated up front, and never rehashed, and the pool
- * grows by doubling. Entries are keyed by pointers into the shared catalog
- * view, which every worker sees at the same addresses.
+ * A ledger is an open-addressing table keyed by (subscriber index, item):
+ * the item is a rate for usage or a content for PPV purchases, as pointers
+ * into the shared catalog view, which every worker sees at the same
+ * addresses (rates and contents are distinct objects, so the pointer alone
+ * is a unique key). An update is one multiplicative hash and usually one
+ * cache line, which a worker can prefetch ahead of time. Entries are also
+ * linked per subscriber, so invoices read one subscriber's entries without
+ * scanning or sorting the table.
  *
  * A key stays while any session counts for it: SPEC section 4 gives a
  * usage line for every rate the subscriber has rated sessions under, even
@@ -17,20 +19,27 @@
 #include "streamrate/error.h"
 #include "streamrate/ledger.h"
 
-struct entry {
-	const void *item;
-	uint32_t next; /* pool index + 1 of the subscriber's next entry */
-	uint32_t kind;
+struct slot {
+	const void *item; /* NULL: empty */
+	uint32_t subscriber;
+	uint32_t next; /* slot index + 1 of the subscriber's next entry */
+	uint32_t kind; /* enum sr_ledger_kind */
 	int64_t sessions;
 	unsigned __int128 count;
 };
 
 struct sr_ledger {
 	uint32_t nsubscribers;
-	uint32_t *head; /* pool index + 1 of each subscriber's first entry */
-	struct entry *pool;
-	size_t n, cap;
+	uint32_t *head; /* slot index + 1 of each subscriber's first entry */
+	struct slot *slots;
+	unsigned bits;
+	size_t used;
 };
+
+static size_t table_bytes(unsigned bits)
+{
+	return ((size_t)1 << bits) * sizeof(struct slot);
+}
 
 int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers)
 {
@@ -38,9 +47,14 @@ int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers)
 	if (!l)
 		return SR_ENOMEM;
 	l->nsubscribers = nsubscribers;
+	/* About four keys per subscriber at most half full, to start. */
+	l->bits = 10;
+	while (((size_t)1 << l->bits) < (size_t)nsubscribers * 8)
+		l->bits++;
 	l->head = sr__table_alloc((size_t)nsubscribers * sizeof(*l->head));
-	if (!l->head) {
-		free(l);
+	l->slots = sr__table_alloc(table_bytes(l->bits));
+	if (!l->head || !l->slots) {
+		sr_ledger_destroy(l);
 		return SR_ENOMEM;
 	}
 	*out = l;
@@ -52,38 +66,84 @@ void sr_ledger_destroy(struct sr_ledger *l)
 	if (!l)
 		return;
 	sr__table_free(l->head, (size_t)l->nsubscribers * sizeof(*l->head));
-	free(l->pool);
+	sr__table_free(l->slots, table_bytes(l->bits));
 	free(l);
+}
+
+static size_t slot_of(const struct sr_ledger *l, uint32_t subscriber,
+		      const void *item)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)item ^
+		      (uint64_t)subscriber * 0xC2B2AE3D27D4EB4FULL) *
+		     0x9E3779B97F4A7C15ULL;
+	return (size_t)(h >> (64 - l->bits));
+}
+
+static struct slot *find(const struct sr_ledger *l, uint32_t subscriber,
+			 const void *item)
+{
+	size_t mask = ((size_t)1 << l->bits) - 1;
+	for (size_t i = slot_of(l, subscriber, item);; i = (i + 1) & mask) {
+		struct slot *s = &l->slots[i];
+		if (!s->item || (s->item == item && s->subscriber == subscriber))
+			return s;
+	}
+}
+
+/* Double the table; the per-subscriber links are rebuilt. */
+static int grow(struct sr_ledger *l)
+{
+	struct sr_ledger n = *l;
+	n.bits = l->bits + 1;
+	n.slots = sr__table_alloc(table_bytes(n.bits));
+	if (!n.slots)
+		return SR_ENOMEM;
+	memset(n.head, 0, (size_t)n.nsubscribers * sizeof(*n.head));
+	for (size_t i = 0; i < ((size_t)1 << l->bits); i++) {
+		struct slot *s = &l->slots[i];
+		if (!s->item)
+			continue;
+		struct slot *d = find(&n, s->subscriber, s->item);
+		*d = *s;
+		d->next = n.head[s->subscriber];
+		n.head[s->subscriber] = (uint32_t)(d - n.slots) + 1;
+	}
+	sr__table_free(l->slots, table_bytes(l->bits));
+	*l = n;
+	return 0;
+}
+
+void sr_ledger_prefetch(const struct sr_ledger *l, const struct sr_rated *r)
+{
+	const void *item = r->content->ppv ? (const void *)r->content
+					   : (const void *)r->rate;
+	if (item)
+		__builtin_prefetch(&l->slots[slot_of(l, r->subscriber->index, item)], 1);
 }
 
 static int update(struct sr_ledger *l, uint32_t subscriber, const void *item,
 		  uint32_t kind, unsigned __int128 count, int sign)
 {
-	uint32_t *head = &l->head[subscriber];
-	struct entry *e;
-
-	for (uint32_t i = *head; i; i = e->next) {
-		e = &l->pool[i - 1];
-		if (e->item == item && e->kind == kind)
-			goto found;
+	struct slot *s = find(l, subscriber, item);
+	if (!s->item) {
+		if ((l->used + 1) * 2 > ((size_t)1 << l->bits)) {
+			int err = grow(l);
+			if (err)
+				return err;
+			s = find(l, subscriber, item);
+		}
+		s->item = item;
+		s->subscriber = subscriber;
+		s->kind = kind;
+		s->next = l->head[subscriber];
+		l->head[subscriber] = (uint32_t)(s - l->slots) + 1;
+		l->used++;
 	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 4096;
-		struct entry *pool = realloc(l->pool, cap * sizeof(*pool));
-		if (!pool)
-			return SR_ENOMEM;
-		l->pool = pool;
-		l->cap = cap;
-	}
-	e = &l->pool[l->n++];
-	*e = (struct entry){.item = item, .next = *head, .kind = kind};
-	*head = (uint32_t)l->n;
-found:
-	e->sessions += sign;
+	s->sessions += sign;
 	if (sign > 0)
-		e->count += count;
+		s->count += count;
 	else
-		e->count -= count;
+		s->count -= count;
 	return 0;
 }
 
@@ -118,14 +178,14 @@ static int cmp_entry(const void *pa, const void *pb)
 }
 
 /* Add one ledger entry into out[0..*n), combining equal keys. */
-static void gather(const struct entry *e, struct sr_ledger_entry *out,
-		   size_t *n, size_t cap)
+static void gather(const struct slot *e, uint32_t kind,
+		   struct sr_ledger_entry *out, size_t *n, size_t cap)
 {
 	for (size_t k = 0; k < *n && k < cap; k++) {
 		const void *item = out[k].kind == SR_LEDGER_USAGE
 					   ? (const void *)out[k].rate
 					   : (const void *)out[k].content;
-		if (out[k].kind == e->kind && item == e->item) {
+		if (item == e->item) {
 			out[k].sessions += e->sessions;
 			out[k].count += e->count;
 			return;
@@ -133,11 +193,11 @@ static void gather(const struct entry *e, struct sr_ledger_entry *out,
 	}
 	if (*n < cap) {
 		out[*n] = (struct sr_ledger_entry){
-			.kind = e->kind,
+			.kind = kind,
 			.sessions = e->sessions,
 			.count = e->count,
 		};
-		if (e->kind == SR_LEDGER_USAGE)
+		if (kind == SR_LEDGER_USAGE)
 			out[*n].rate = e->item;
 		else
 			out[*n].content = e->item;
@@ -152,8 +212,10 @@ size_t sr_ledger_collect(const struct sr_ledger *const *ledgers, unsigned n,
 	size_t count = 0;
 	for (unsigned j = 0; j < n; j++) {
 		const struct sr_ledger *l = ledgers[j];
-		for (uint32_t i = l->head[subscriber]; i; i = l->pool[i - 1].next)
-			gather(&l->pool[i - 1], out, &count, cap);
+		for (uint32_t i = l->head[subscriber]; i; i = l->slots[i - 1].next) {
+			const struct slot *s = &l->slots[i - 1];
+			gather(s, s->kind, out, &count, cap);
+		}
 	}
 	if (count > cap)
 		return count;

@@ -1,9 +1,8 @@
 /*
  * Per-subscriber period totals: units per (subscriber, rate) and purchases
- * per (subscriber, PPV content). A ledger is indexed by the catalog's
- * subscriber index, so adding is a short walk of the subscriber's few
- * entries and a ledger never rehashes. Each worker keeps its own; invoices
- * read several ledgers at once. An addition can be taken back (a record
+ * per (subscriber, PPV content), keyed by the catalog's subscriber index.
+ * Adding is one hash probe with no allocation but when the table doubles.
+ * Each worker keeps its own ledger; invoices read several at once. An addition can be taken back (a record
  * later found to be a duplicate), so speculation by parallel workers stays
  * exact.
  */
@@ -17,6 +16,9 @@ struct sr_ledger;
 /* A ledger for subscriber indexes 0..nsubscribers-1. */
 int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers);
 void sr_ledger_destroy(struct sr_ledger *l);
+
+/* Hint that r will be added soon: prefetches its slot. */
+void sr_ledger_prefetch(const struct sr_ledger *l, const struct sr_rated *r);
 
 /* Count a rated session (included sessions, with no rate, count nothing).
  * sign is +1 to add, -1 to take back an earlier addition. */
