@@ -142,6 +142,21 @@ const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
 	return NULL;
 }
 
+void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
+				    const char *id, size_t len, int step)
+{
+	uint64_t h = sr__hash_id((struct sr_str){id, (uint32_t)len});
+	const struct sr__slot *s =
+		&cat->subscriber_ids.slots[(uint32_t)h & cat->subscriber_ids.mask];
+	if (step == 0) {
+		__builtin_prefetch(s);
+	} else if (s->idx1) {
+		const struct sr_subscriber *sub = &cat->subscribers[s->idx1 - 1];
+		__builtin_prefetch(sub);
+		__builtin_prefetch(sub->id.ptr);
+	}
+}
+
 const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
                                             const char *id, size_t len)
 {

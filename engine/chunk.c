@@ -20,6 +20,7 @@
 #include "streamrate/rate.h"
 
 #define SR_MAX_FIELDS 1024
+#define SR_BATCH 16
 
 int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
 		       const struct sr_period *period, struct sr_dedup *dedup)
@@ -27,10 +28,13 @@ int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
 	*ctx = (struct sr_chunk_ctx){
 		.cat = cat, .period = period, .dedup = dedup};
 	ctx->fields = calloc(SR_MAX_FIELDS, sizeof(*ctx->fields));
-	ctx->scratch = malloc(SR_SCRATCH_SIZE);
+	/* One scratch per record of a batch: parsed fields point into it. */
+	ctx->scratch = malloc((size_t)SR_BATCH * SR_SCRATCH_SIZE);
 	if (!ctx->fields || !ctx->scratch)
 		return SR_ENOMEM;
-	return sr_ledger_create(&ctx->ledger, sr_catalog_nsubscribers(cat));
+	/* A worker meets most subscribers under a few rates each. */
+	uint32_t n = sr_catalog_nsubscribers(cat);
+	return sr_ledger_create(&ctx->ledger, n, (size_t)n * 2);
 }
 
 void sr__chunk_ctx_finish(struct sr_chunk_ctx *ctx)
@@ -121,60 +125,137 @@ static int add_row(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t off,
 	return sr_ledger_add(ctx->ledger, r, 1);
 }
 
-/* Steps 1 to 10 for one split record at offset off. */
-static int handle(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t off,
-		  uint32_t line, const struct sr_csv_record *rec)
-{
+/*
+ * Records are rated in batches, in passes over the batch, so that the
+ * cache misses of a batch (the duplicate set, the subscriber table, the
+ * subscriber record, the ledger) overlap instead of queueing: each pass
+ * prefetches what the next one touches. Outcomes are emitted in input
+ * order in the last pass.
+ */
+struct item {
+	size_t off;
+	uint32_t line;
+	enum sr_split kind;
+	enum sr_reason why;
+	bool claimed; /* got past step 3 */
+	struct sr_csv_record rec;
 	struct sr_session s;
+	struct sr_key128 key;
 	struct sr_rated rated;
-	uint64_t retracted;
-	bool fresh;
+};
 
-	enum sr_reason why = sr_session_parse(c->header, ctx->fields, &s);
-	if (why)
-		return add_reject(c, off, line, why, rec, false);
-	if (!sr_period_holds(ctx->period, s.start))
-		return add_reject(c, off, line, SR_REASON_OTHER_PERIOD, rec,
-				  false);
-	bool first = sr__dedup_claim(
-		ctx->dedup, sr__dedup_key(s.subscriber_id, s.session_id),
-		c->pos + off, &retracted, &fresh);
-	c->fresh += fresh;
-	if (retracted != SR_DEDUP_NO_POS) {
-		int err = add_retract(c, retracted);
-		if (err)
-			return err;
+/* Pass 1: split, parse, check the period, prefetch for the claim. */
+static size_t split_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
+			  struct item *batch, size_t *off, uint32_t *line)
+{
+	uint32_t expect = c->header->nfields;
+	size_t n = 0;
+
+	while (n < SR_BATCH && *off < c->len) {
+		struct item *it = &batch[n];
+		it->off = *off;
+		it->line = *line;
+		it->why = SR_REASON_NONE;
+		it->claimed = false;
+		it->kind = sr__csv_split(c->data + *off, c->len - *off, true,
+					 ctx->fields, expect, expect,
+					 ctx->scratch + n * SR_SCRATCH_SIZE,
+					 &it->rec);
+		*off += it->rec.consumed;
+		*line += it->rec.lines;
+		n++;
+		if (it->kind != SR_SPLIT_RECORD)
+			continue;
+		it->why = sr_session_parse(c->header, ctx->fields, &it->s);
+		if (!it->why && !sr_period_holds(ctx->period, it->s.start))
+			it->why = SR_REASON_OTHER_PERIOD;
+		if (it->why)
+			continue;
+		it->key = sr__dedup_key(it->s.subscriber_id, it->s.session_id);
+		sr__dedup_prefetch(ctx->dedup, it->key);
+		sr_catalog_prefetch_subscriber(ctx->cat, it->s.subscriber_id.ptr,
+					       it->s.subscriber_id.len, 0);
 	}
-	if (!first)
-		return add_reject(c, off, line, SR_REASON_DUPLICATE, rec, false);
-	why = sr_rate(ctx->cat, &s, &rated);
-	if (why)
-		return add_reject(c, off, line, why, rec, true);
-	return add_row(ctx, c, off, &s, &rated);
+	return n;
+}
+
+/* Pass 2: claim in the duplicate set (step 3). */
+static int claim_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
+		       struct item *batch, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct item *it = &batch[i];
+		uint64_t retracted;
+		bool fresh;
+		if (it->kind != SR_SPLIT_RECORD || it->why)
+			continue;
+		bool first = sr__dedup_claim(ctx->dedup, it->key, c->pos + it->off,
+					     &retracted, &fresh);
+		c->fresh += fresh;
+		if (retracted != SR_DEDUP_NO_POS) {
+			int err = add_retract(c, retracted);
+			if (err)
+				return err;
+		}
+		if (!first) {
+			it->why = SR_REASON_DUPLICATE;
+			continue;
+		}
+		it->claimed = true;
+		sr_catalog_prefetch_subscriber(ctx->cat, it->s.subscriber_id.ptr,
+					       it->s.subscriber_id.len, 1);
+	}
+	return 0;
+}
+
+/* Pass 3: rate (steps 4 to 10), prefetch the ledger. */
+static void rate_batch(struct sr_chunk_ctx *ctx, struct item *batch, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct item *it = &batch[i];
+		if (!it->claimed)
+			continue;
+		it->why = sr_rate(ctx->cat, &it->s, &it->rated);
+		if (!it->why)
+			sr_ledger_prefetch(ctx->ledger, &it->rated);
+	}
+}
+
+/* Pass 4: every outcome, in input order. */
+static int emit_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
+		      struct item *batch, size_t n)
+{
+	int err = 0;
+	for (size_t i = 0; i < n && !err; i++) {
+		struct item *it = &batch[i];
+		if (it->kind == SR_SPLIT_EMPTY)
+			c->skipped++;
+		else if (it->kind == SR_SPLIT_MALFORMED)
+			err = add_reject(c, it->off, it->line,
+					 SR_REASON_MALFORMED_LINE, &it->rec, false);
+		else if (it->why)
+			err = add_reject(c, it->off, it->line, it->why, &it->rec,
+					 it->claimed);
+		else
+			err = add_row(ctx, c, it->off, &it->s, &it->rated);
+	}
+	return err;
 }
 
 int sr__chunk_rate(struct sr_chunk_ctx *ctx, struct sr_chunk *c)
 {
-	uint32_t expect = c->header->nfields;
+	struct item batch[SR_BATCH];
 	uint32_t line = 0;
 	size_t off = 0;
 	int err = 0;
 
 	while (off < c->len && !err) {
-		struct sr_csv_record rec;
-		enum sr_split kind =
-			sr__csv_split(c->data + off, c->len - off, true,
-				      ctx->fields, expect, expect, ctx->scratch,
-				      &rec);
-		if (kind == SR_SPLIT_EMPTY)
-			c->skipped++;
-		else if (kind == SR_SPLIT_MALFORMED)
-			err = add_reject(c, off, line, SR_REASON_MALFORMED_LINE,
-					 &rec, false);
-		else
-			err = handle(ctx, c, off, line, &rec);
-		off += rec.consumed;
-		line += rec.lines;
+		size_t n = split_batch(ctx, c, batch, &off, &line);
+		err = claim_batch(ctx, c, batch, n);
+		if (!err) {
+			rate_batch(ctx, batch, n);
+			err = emit_batch(ctx, c, batch, n);
+		}
 	}
 	c->lines = line;
 	c->error = err;

@@ -45,6 +45,12 @@ static inline size_t sr__dedup_capacity(const struct sr_dedup *d)
 /* Rehash into twice the slots; only while no thread claims. */
 int sr__dedup_grow(struct sr_dedup *d, size_t used);
 
+/* Hint that k will be claimed soon. */
+static inline void sr__dedup_prefetch(const struct sr_dedup *d, struct sr_key128 k)
+{
+	__builtin_prefetch(&d->slots[2 * (k.lo & d->mask)], 1);
+}
+
 /*
  * Claim pair k at input position pos. Returns true when pos is the
  * earliest occurrence so far; then *retracted is the position of the

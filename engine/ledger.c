@@ -41,15 +41,15 @@ static size_t table_bytes(unsigned bits)
 	return ((size_t)1 << bits) * sizeof(struct slot);
 }
 
-int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers)
+int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers,
+		     size_t keys)
 {
 	struct sr_ledger *l = calloc(1, sizeof(*l));
 	if (!l)
 		return SR_ENOMEM;
 	l->nsubscribers = nsubscribers;
-	/* About four keys per subscriber at most half full, to start. */
 	l->bits = 10;
-	while (((size_t)1 << l->bits) < (size_t)nsubscribers * 8)
+	while (((size_t)1 << l->bits) < keys * 2)
 		l->bits++;
 	l->head = sr__table_alloc((size_t)nsubscribers * sizeof(*l->head));
 	l->slots = sr__table_alloc(table_bytes(l->bits));

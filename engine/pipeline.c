@@ -669,7 +669,7 @@ static int setup(struct pipeline *p)
 					 &p->dedup);
 	if (!err)
 		err = sr_ledger_create(&p->corrections,
-				       sr_catalog_nsubscribers(cfg->cat));
+				       sr_catalog_nsubscribers(cfg->cat), 64);
 	if (!err)
 		err = setup_slots(p);
 	if (!err)

@@ -162,6 +162,15 @@ const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
 const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
 					    const char *id, size_t len);
 
+/*
+ * Hints for a lookup of subscriber id coming soon, for callers that work
+ * on batches so that memory latency overlaps: step 0 prefetches the id's
+ * table slot; step 1 (once that slot is likely cached) prefetches the
+ * subscriber record and its id bytes. Neither changes anything.
+ */
+void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
+				    const char *id, size_t len, int step);
+
 /* PPV price of content in currency: 0 and *price, or SR_ENOTFOUND. */
 int sr_catalog_ppv_price(const struct sr_catalog *cat,
 			 const struct sr_content *content, uint32_t currency,

@@ -13,8 +13,10 @@
 
 struct sr_ledger;
 
-/* A ledger for subscriber indexes 0..nsubscribers-1. */
-int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers);
+/* A ledger for subscriber indexes 0..nsubscribers-1, sized for about
+ * keys entries (it grows past that). */
+int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers,
+		     size_t keys);
 void sr_ledger_destroy(struct sr_ledger *l);
 
 /* Hint that r will be added soon: prefetches its slot. */
