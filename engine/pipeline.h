@@ -39,10 +39,11 @@ struct sr_pipeline_config {
 	unsigned threads;  /* rating workers, >= 1 */
 	size_t chunk_size; /* bytes per read */
 	int rated_fd;
-	uint64_t rated_off; /* where rows start (after the header) */
+	const char *rated_header; /* written first, by the pipeline */
 	int rejects_fd;
 	uint64_t rejects_off;
-	const char *rated_path, *rejects_path; /* for messages */
+	const char *rated_path, *rejects_path; /* for messages; rated_path is
+						* reopened for direct I/O */
 	/* Called about every 200 ms from the calling thread, if set. */
 	void (*progress)(void *ctx, const struct sr_run_stats *sofar);
 	void *progress_ctx;

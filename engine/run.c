@@ -306,14 +306,10 @@ static int open_outputs(struct run *r)
 			return fail(r, err, r->out[i].tmp ? r->out[i].tmp : n, 0,
 				    "%s", sr_strerror(err));
 	}
-	/* The pipeline writes rows after the headers, at known offsets. */
-	err = sr__out_write(&r->out[OUT_RATED], SR_RATED_HEADER,
-			    strlen(SR_RATED_HEADER));
-	if (!err)
-		err = sr__out_drain(&r->out[OUT_RATED]);
-	if (!err)
-		err = sr__out_write(&r->out[OUT_REJECTS], SR_REJECTS_HEADER,
-				    strlen(SR_REJECTS_HEADER));
+	/* The pipeline writes rejects after this header, at known offsets,
+	 * and the whole of rated.csv itself. */
+	err = sr__out_write(&r->out[OUT_REJECTS], SR_REJECTS_HEADER,
+			    strlen(SR_REJECTS_HEADER));
 	if (!err)
 		err = sr__out_drain(&r->out[OUT_REJECTS]);
 	if (err)
@@ -413,7 +409,7 @@ static int rate_all(struct run *r)
 		.threads = cfg->threads ? cfg->threads : default_threads(),
 		.chunk_size = r->chunk_size,
 		.rated_fd = r->out[OUT_RATED].fd,
-		.rated_off = strlen(SR_RATED_HEADER),
+		.rated_header = SR_RATED_HEADER,
 		.rejects_fd = r->out[OUT_REJECTS].fd,
 		.rejects_off = strlen(SR_REJECTS_HEADER),
 		.rated_path = r->out[OUT_RATED].tmp,
