@@ -608,8 +608,14 @@ static int settle(struct pipeline *p, struct slot *s)
 				   p->corrections);
 	if (err)
 		return fail(p, err, src->path, "rate");
-	memmove(p->pending, p->pending + n, (p->npending - n) * sizeof(*p->pending));
-	p->npending -= n;
+	/* pending is NULL until the first retraction: memmove only when
+	 * there is something to drop (a NULL argument is undefined even for
+	 * zero bytes). */
+	if (n) {
+		memmove(p->pending, p->pending + n,
+			(p->npending - n) * sizeof(*p->pending));
+		p->npending -= n;
+	}
 	err = keep_retractions(p, c);
 	if (err)
 		return fail(p, err, src->path, "rate");
