@@ -342,6 +342,8 @@ static void check_plans(struct relate *x)
 		resolve(x, SR__PLANS, p->line, SR__CURRENCIES, &x->currencies,
 		        p->currency, "currency");
 		struct sr_str l = p->packages;
+		if (!l.len)
+			continue; /* no packages; l.ptr may be NULL */
 		for (uint32_t a = 0, b = 0; b <= l.len; b++) {
 			if (b < l.len && l.ptr[b] != ' ')
 				continue;
