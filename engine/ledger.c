@@ -224,6 +224,8 @@ size_t sr_ledger_collect(const struct sr_ledger *const *ledgers, unsigned n,
 	for (size_t k = 0; k < count; k++)
 		if (out[k].sessions)
 			out[kept++] = out[k];
-	qsort(out, kept, sizeof(*out), cmp_entry);
+	/* out may be NULL when nothing was gathered. */
+	if (kept > 1)
+		qsort(out, kept, sizeof(*out), cmp_entry);
 	return kept;
 }
