@@ -7,9 +7,7 @@
  *
  * Settling handles the rare case where a record of this chunk lost its
  * duplicate claim to an earlier record rated later by another worker: its
- * row is cut out, its ledger addition taken back (the record is rated again
- * to know what it added: rating is a pure function), and it becomes a
- * `duplicate` reject.
+ * row and ledger delta are cut out, and it becomes a `duplicate` reject.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,16 +30,13 @@ int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
 	ctx->scratch = malloc((size_t)SR_BATCH * SR_SCRATCH_SIZE);
 	if (!ctx->fields || !ctx->scratch)
 		return SR_ENOMEM;
-	/* A worker meets most subscribers under a few rates each. */
-	uint32_t n = sr_catalog_nsubscribers(cat);
-	return sr_ledger_create(&ctx->ledger, n, (size_t)n * 2);
+	return 0;
 }
 
 void sr__chunk_ctx_finish(struct sr_chunk_ctx *ctx)
 {
 	free(ctx->fields);
 	free(ctx->scratch);
-	sr_ledger_destroy(ctx->ledger);
 	*ctx = (struct sr_chunk_ctx){0};
 }
 
@@ -60,6 +55,7 @@ void sr__chunk_finish(struct sr_chunk *c)
 	sr__buf_finish(&c->rated);
 	free(c->row_pos);
 	free(c->row_end);
+	free(c->deltas);
 	free(c->rejects);
 	free(c->retracts);
 }
@@ -111,9 +107,12 @@ static int add_row(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t off,
 		if (pos)
 			c->row_pos = pos;
 		uint32_t *end = realloc(c->row_end, cap * sizeof(*end));
-		if (!pos || !end)
+		if (end)
+			c->row_end = end;
+		struct sr_ledger_delta *d = realloc(c->deltas, cap * sizeof(*d));
+		if (!pos || !end || !d)
 			return SR_ENOMEM;
-		c->row_end = end;
+		c->deltas = d;
 		c->rows_cap = cap;
 	}
 	int err = sr__emit_rated(&c->rated, ctx->cat, ctx->period, s, r);
@@ -121,14 +120,15 @@ static int add_row(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t off,
 		return err;
 	c->row_pos[c->nrows] = c->pos + off;
 	c->row_end[c->nrows] = (uint32_t)c->rated.len;
+	sr_ledger_delta_of(r, &c->deltas[c->nrows]);
 	c->nrows++;
-	return sr_ledger_add(ctx->ledger, r, 1);
+	return 0;
 }
 
 /*
  * Records are rated in batches, in passes over the batch, so that the
  * cache misses of a batch (the duplicate set, the subscriber table, the
- * subscriber record, the ledger) overlap instead of queueing: each pass
+ * subscriber record) overlap instead of queueing: each pass
  * prefetches what the next one touches. Outcomes are emitted in input
  * order in the last pass.
  */
@@ -208,16 +208,13 @@ static int claim_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 	return 0;
 }
 
-/* Pass 3: rate (steps 4 to 10), prefetch the ledger. */
+/* Pass 3: rate (steps 4 to 10). */
 static void rate_batch(struct sr_chunk_ctx *ctx, struct item *batch, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct item *it = &batch[i];
-		if (!it->claimed)
-			continue;
-		it->why = sr_rate(ctx->cat, &it->s, &it->rated);
-		if (!it->why)
-			sr_ledger_prefetch(ctx->ledger, &it->rated);
+		if (it->claimed)
+			it->why = sr_rate(ctx->cat, &it->s, &it->rated);
 	}
 }
 
@@ -274,29 +271,20 @@ static int cmp_event(const void *a, const void *b)
 		       &((const struct sr_reject_event *)b)->pos);
 }
 
-/* The rated row at index i lost its claim: rate its record again to know
- * what it added to the ledger, take that back, and make it a reject. */
-static int unrate(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t i,
-		  struct sr_ledger *corrections)
+/* The rated row at index i lost its claim: it becomes a reject. */
+static int unrate(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t i)
 {
 	size_t off = (size_t)(c->row_pos[i] - c->pos);
 	struct sr_csv_record rec;
-	struct sr_session s;
-	struct sr_rated rated;
 	uint32_t line = 0;
 
-	for (const char *p = c->data; (p = memchr(p, '\n', (size_t)(c->data + off - p)));
-	     p++)
+	for (const char *p = c->data;
+	     (p = memchr(p, '\n', (size_t)(c->data + off - p))); p++)
 		line++;
 	uint32_t n = c->header->nfields;
 	sr__csv_split(c->data + off, c->len - off, true, ctx->fields, n, n,
 		      ctx->scratch, &rec);
-	sr_session_parse(c->header, ctx->fields, &s);
-	sr_rate(ctx->cat, &s, &rated);
-	int err = sr_ledger_add(corrections, &rated, -1);
-	if (!err)
-		err = add_reject(c, off, line, SR_REASON_DUPLICATE, &rec, false);
-	return err;
+	return add_reject(c, off, line, SR_REASON_DUPLICATE, &rec, false);
 }
 
 /* Cut the rows at sorted indexes cut[0..n) out of the rated text. */
@@ -312,6 +300,7 @@ static void cut_rows(struct sr_chunk *c, const size_t *cut, size_t n)
 				end - from);
 			w += end - from;
 			c->row_pos[kept] = c->row_pos[i];
+			c->deltas[kept] = c->deltas[i];
 			c->row_end[kept++] = (uint32_t)w;
 		}
 		from = end;
@@ -322,8 +311,7 @@ static void cut_rows(struct sr_chunk *c, const size_t *cut, size_t n)
 
 /* Apply the retractions of c: positions whose claim an earlier record took. */
 static int apply_retractions(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
-			     const uint64_t *retracted, size_t count,
-			     struct sr_ledger *corrections)
+			     const uint64_t *retracted, size_t count)
 {
 	size_t nrej = c->nrejects, n = 0, cap = 0;
 	size_t *cut = NULL;
@@ -343,7 +331,7 @@ static int apply_retractions(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 				cut = m;
 			}
 			cut[n] = (size_t)(row - c->row_pos);
-			err = unrate(ctx, c, cut[n++], corrections);
+			err = unrate(ctx, c, cut[n++]);
 			continue;
 		}
 		struct sr_reject_event key = {.pos = retracted[r]};
@@ -367,10 +355,9 @@ static int apply_retractions(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 
 int sr__chunk_settle(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 		     const uint64_t *retracted, size_t n, uint64_t first_line,
-		     const struct sr_buf *file_field, struct sr_buf *rejects,
-		     struct sr_ledger *corrections)
+		     const struct sr_buf *file_field, struct sr_buf *rejects)
 {
-	int err = n ? apply_retractions(ctx, c, retracted, n, corrections) : 0;
+	int err = n ? apply_retractions(ctx, c, retracted, n) : 0;
 
 	for (size_t i = 0; i < c->nrejects && !err; i++) {
 		const struct sr_reject_event *e = &c->rejects[i];

@@ -4,7 +4,8 @@
  * and no allocation per record; the in-order commit then settles it
  * (sr__chunk_settle): it applies the duplicate claims other chunks took
  * back, and formats the rejects, whose line numbers need every earlier
- * chunk's line count. This part knows tariffs but not threads.
+ * chunk's line count. Each rated row carries its ledger delta, which the
+ * commit applies. This part knows tariffs but not threads.
  */
 #ifndef SR_CHUNK_H
 #define SR_CHUNK_H
@@ -35,6 +36,7 @@ struct sr_chunk {
 	struct sr_buf rated;       /* rated.csv rows */
 	uint64_t *row_pos;         /* input position of each rated row */
 	uint32_t *row_end;         /* end offset of each row in rated */
+	struct sr_ledger_delta *deltas; /* what each row adds to the ledger */
 	size_t nrows, rows_cap;
 	struct sr_reject_event *rejects;
 	size_t nrejects, rejects_cap;
@@ -54,7 +56,6 @@ struct sr_chunk_ctx {
 	const struct sr_catalog *cat;
 	const struct sr_period *period;
 	struct sr_dedup *dedup;
-	struct sr_ledger *ledger;
 	struct sr_str *fields;
 	char *scratch;
 };
@@ -67,20 +68,19 @@ void sr__chunk_ctx_finish(struct sr_chunk_ctx *ctx);
 void sr__chunk_reset(struct sr_chunk *c);
 void sr__chunk_finish(struct sr_chunk *c);
 
-/* Rate every record of c (steps 1 to 10), into c's outputs and the
- * context's ledger. Returns 0 or a negative code (also in c->error). */
+/* Rate every record of c (steps 1 to 10) into c's outputs. Returns 0 or a
+ * negative code (also in c->error). */
 int sr__chunk_rate(struct sr_chunk_ctx *ctx, struct sr_chunk *c);
 
 /*
  * Commit side: apply the retractions retracted[0..n) (sorted positions of
- * records of c that lost their claim: a rated row becomes a duplicate
- * reject and its ledger addition is taken back in corrections; a rejected
- * claim changes reason), then append the reject rows to rejects, numbering
- * lines from first_line. Counts move accordingly in c.
+ * records of c that lost their claim: a rated row and its ledger delta are
+ * cut out and the record becomes a duplicate reject; a rejected claim
+ * changes reason), then append the reject rows to rejects, numbering lines
+ * from first_line. Counts move accordingly in c.
  */
 int sr__chunk_settle(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 		     const uint64_t *retracted, size_t n, uint64_t first_line,
-		     const struct sr_buf *file_field, struct sr_buf *rejects,
-		     struct sr_ledger *corrections);
+		     const struct sr_buf *file_field, struct sr_buf *rejects);
 
 #endif

@@ -19,14 +19,18 @@
 #include "streamrate/error.h"
 #include "streamrate/ledger.h"
 
+/* 32 bytes: the count is 96 bits (more units than 10^28 would need
+ * billions of sessions of 2^63 bytes each). */
 struct slot {
 	const void *item; /* NULL: empty */
 	uint32_t subscriber;
 	uint32_t next; /* slot index + 1 of the subscriber's next entry */
-	uint32_t kind; /* enum sr_ledger_kind */
-	int64_t sessions;
-	unsigned __int128 count;
+	uint64_t lo;   /* count, low 64 bits */
+	uint32_t hi;   /* count, high 32 bits; bit 31 is the kind */
+	int32_t sessions;
 };
+
+#define KIND_BIT 0x80000000u
 
 struct sr_ledger {
 	uint32_t nsubscribers;
@@ -49,7 +53,7 @@ int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers,
 		return SR_ENOMEM;
 	l->nsubscribers = nsubscribers;
 	l->bits = 10;
-	while (((size_t)1 << l->bits) < keys * 2)
+	while (((size_t)1 << l->bits) * 7 / 10 < keys)
 		l->bits++;
 	l->head = sr__table_alloc((size_t)nsubscribers * sizeof(*l->head));
 	l->slots = sr__table_alloc(table_bytes(l->bits));
@@ -113,49 +117,63 @@ static int grow(struct sr_ledger *l)
 	return 0;
 }
 
-void sr_ledger_prefetch(const struct sr_ledger *l, const struct sr_rated *r)
+void sr_ledger_delta_of(const struct sr_rated *r, struct sr_ledger_delta *d)
 {
-	const void *item = r->content->ppv ? (const void *)r->content
-					   : (const void *)r->rate;
-	if (item)
-		__builtin_prefetch(&l->slots[slot_of(l, r->subscriber->index, item)], 1);
+	d->subscriber = r->subscriber->index;
+	if (r->content->ppv) {
+		*d = (struct sr_ledger_delta){r->content, d->subscriber,
+					      SR_LEDGER_PPV, 1};
+	} else {
+		*d = (struct sr_ledger_delta){r->rate, d->subscriber,
+					      SR_LEDGER_USAGE, r->units};
+	}
 }
 
-static int update(struct sr_ledger *l, uint32_t subscriber, const void *item,
-		  uint32_t kind, unsigned __int128 count, int sign)
+void sr_ledger_prefetch(const struct sr_ledger *l,
+			const struct sr_ledger_delta *d)
 {
-	struct slot *s = find(l, subscriber, item);
+	if (d->item)
+		__builtin_prefetch(&l->slots[slot_of(l, d->subscriber, d->item)], 1);
+}
+
+int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
+		    int sign)
+{
+	if (!d->item)
+		return 0;
+	struct slot *s = find(l, d->subscriber, d->item);
 	if (!s->item) {
-		if ((l->used + 1) * 2 > ((size_t)1 << l->bits)) {
+		if ((l->used + 1) * 10 > ((size_t)7 << l->bits)) {
 			int err = grow(l);
 			if (err)
 				return err;
-			s = find(l, subscriber, item);
+			s = find(l, d->subscriber, d->item);
 		}
-		s->item = item;
-		s->subscriber = subscriber;
-		s->kind = kind;
-		s->next = l->head[subscriber];
-		l->head[subscriber] = (uint32_t)(s - l->slots) + 1;
+		s->item = d->item;
+		s->subscriber = d->subscriber;
+		s->hi = d->kind == SR_LEDGER_PPV ? KIND_BIT : 0;
+		s->next = l->head[d->subscriber];
+		l->head[d->subscriber] = (uint32_t)(s - l->slots) + 1;
 		l->used++;
 	}
+	/* 96-bit add or subtract with carry into hi (below the kind bit). */
+	uint64_t lo = s->lo;
 	s->sessions += sign;
-	if (sign > 0)
-		s->count += count;
-	else
-		s->count -= count;
+	if (sign > 0) {
+		s->lo = lo + d->units;
+		s->hi += s->lo < lo;
+	} else {
+		s->lo = lo - d->units;
+		s->hi -= lo < d->units;
+	}
 	return 0;
 }
 
 int sr_ledger_add(struct sr_ledger *l, const struct sr_rated *r, int sign)
 {
-	if (r->content->ppv)
-		return update(l, r->subscriber->index, r->content,
-			      SR_LEDGER_PPV, 1, sign);
-	if (!r->rate)
-		return 0;
-	return update(l, r->subscriber->index, r->rate, SR_LEDGER_USAGE,
-		      r->units, sign);
+	struct sr_ledger_delta d;
+	sr_ledger_delta_of(r, &d);
+	return sr_ledger_apply(l, &d, sign);
 }
 
 static int cmp_str(struct sr_str a, struct sr_str b)
@@ -178,16 +196,19 @@ static int cmp_entry(const void *pa, const void *pb)
 }
 
 /* Add one ledger entry into out[0..*n), combining equal keys. */
-static void gather(const struct slot *e, uint32_t kind,
-		   struct sr_ledger_entry *out, size_t *n, size_t cap)
+static void gather(const struct slot *e, struct sr_ledger_entry *out,
+		   size_t *n, size_t cap)
 {
+	uint32_t kind = e->hi & KIND_BIT ? SR_LEDGER_PPV : SR_LEDGER_USAGE;
+	unsigned __int128 count =
+		(unsigned __int128)(e->hi & ~KIND_BIT) << 64 | e->lo;
 	for (size_t k = 0; k < *n && k < cap; k++) {
 		const void *item = out[k].kind == SR_LEDGER_USAGE
 					   ? (const void *)out[k].rate
 					   : (const void *)out[k].content;
 		if (item == e->item) {
 			out[k].sessions += e->sessions;
-			out[k].count += e->count;
+			out[k].count += count;
 			return;
 		}
 	}
@@ -195,7 +216,7 @@ static void gather(const struct slot *e, uint32_t kind,
 		out[*n] = (struct sr_ledger_entry){
 			.kind = kind,
 			.sessions = e->sessions,
-			.count = e->count,
+			.count = count,
 		};
 		if (kind == SR_LEDGER_USAGE)
 			out[*n].rate = e->item;
@@ -214,7 +235,7 @@ size_t sr_ledger_collect(const struct sr_ledger *const *ledgers, unsigned n,
 		const struct sr_ledger *l = ledgers[j];
 		for (uint32_t i = l->head[subscriber]; i; i = l->slots[i - 1].next) {
 			const struct slot *s = &l->slots[i - 1];
-			gather(s, s->kind, out, &count, cap);
+			gather(s, out, &count, cap);
 		}
 	}
 	if (count > cap)

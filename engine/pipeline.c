@@ -126,7 +126,7 @@ struct pipeline {
 	uint64_t claimed; /* pairs in the set, from committed chunks */
 	uint64_t inflight_bound; /* most claims dispatched chunks can add */
 	struct sr_chunk_ctx commit_ctx;
-	struct sr_ledger *corrections;
+	struct sr_ledger *ledger; /* the run's totals, kept by the commit */
 	uint64_t *pending; /* retracted positions not yet applied, sorted */
 	size_t npending, pending_cap;
 	uint64_t rated_off, rejects_off;
@@ -590,6 +590,23 @@ static void count(struct pipeline *p, const struct sr_chunk *c)
 	st->records = st->rated + st->rejected;
 }
 
+/* The ledger deltas of a chunk's rows, in batches whose slots are
+ * prefetched first so that their cache misses overlap. */
+static int apply_deltas(struct pipeline *p, const struct sr_chunk *c)
+{
+	for (size_t i = 0; i < c->nrows; i += 16) {
+		size_t n = c->nrows - i < 16 ? c->nrows - i : 16;
+		for (size_t k = 0; k < n; k++)
+			sr_ledger_prefetch(p->ledger, &c->deltas[i + k]);
+		for (size_t k = 0; k < n; k++) {
+			int err = sr_ledger_apply(p->ledger, &c->deltas[i + k], 1);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
 /* Retractions, rejects and counts of a chunk, once. */
 static int settle(struct pipeline *p, struct slot *s)
 {
@@ -604,8 +621,9 @@ static int settle(struct pipeline *p, struct slot *s)
 		n++;
 	s->rejects.len = 0;
 	int err = sr__chunk_settle(&p->commit_ctx, c, p->pending, n, src->line,
-				   &src->file_field, &s->rejects,
-				   p->corrections);
+				   &src->file_field, &s->rejects);
+	if (!err)
+		err = apply_deltas(p, c);
 	if (err)
 		return fail(p, err, src->path, "rate");
 	/* pending is NULL until the first retraction: memmove only when
@@ -852,8 +870,9 @@ static int setup(struct pipeline *p)
 		err = sr__chunk_ctx_init(&p->commit_ctx, cfg->cat, cfg->period,
 					 &p->dedup);
 	if (!err)
-		err = sr_ledger_create(&p->corrections,
-				       sr_catalog_nsubscribers(cfg->cat), 64);
+		err = sr_ledger_create(&p->ledger,
+				       sr_catalog_nsubscribers(cfg->cat),
+				       (size_t)sr_catalog_nsubscribers(cfg->cat) * 4);
 	if (!err)
 		err = setup_slots(p);
 	if (!err)
@@ -907,7 +926,7 @@ static void teardown(struct pipeline *p)
 	free(p->split_fields);
 	free(p->split_scratch);
 	sr__chunk_ctx_finish(&p->commit_ctx);
-	sr_ledger_destroy(p->corrections);
+	sr_ledger_destroy(p->ledger);
 	sr__dedup_finish(&p->dedup);
 }
 
@@ -919,18 +938,14 @@ void sr__ledgers_finish(struct sr_ledgers *ls)
 	*ls = (struct sr_ledgers){0};
 }
 
-/* Hand the workers' ledgers and the corrections to the caller. */
+/* Hand the run's ledger to the caller. */
 static int take_ledgers(struct pipeline *p, struct sr_ledgers *out)
 {
-	out->l = calloc(p->nworkers + 1, sizeof(*out->l));
+	out->l = calloc(1, sizeof(*out->l));
 	if (!out->l)
 		return SR_ENOMEM;
-	for (unsigned i = 0; i < p->nworkers; i++) {
-		out->l[out->n++] = p->workers[i].ctx.ledger;
-		p->workers[i].ctx.ledger = NULL;
-	}
-	out->l[out->n++] = p->corrections;
-	p->corrections = NULL;
+	out->l[out->n++] = p->ledger;
+	p->ledger = NULL;
 	return 0;
 }
 

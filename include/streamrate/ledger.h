@@ -19,17 +19,34 @@ int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers,
 		     size_t keys);
 void sr_ledger_destroy(struct sr_ledger *l);
 
-/* Hint that r will be added soon: prefetches its slot. */
-void sr_ledger_prefetch(const struct sr_ledger *l, const struct sr_rated *r);
-
-/* Count a rated session (included sessions, with no rate, count nothing).
- * sign is +1 to add, -1 to take back an earlier addition. */
-int sr_ledger_add(struct sr_ledger *l, const struct sr_rated *r, int sign);
-
 enum sr_ledger_kind {
 	SR_LEDGER_USAGE = 0,
 	SR_LEDGER_PPV = 1,
 };
+
+/*
+ * What one rated session adds to a ledger, as a small value: workers keep
+ * these beside their rated rows and the in-order commit applies them, so
+ * one ledger serves a whole run.
+ */
+struct sr_ledger_delta {
+	const void *item;    /* the rate or PPV content; NULL: nothing */
+	uint32_t subscriber; /* subscriber index */
+	uint32_t kind;       /* enum sr_ledger_kind */
+	uint64_t units;      /* units, or 1 purchase */
+};
+
+/* The delta of a rated session (included sessions, with no rate, add
+ * nothing). */
+void sr_ledger_delta_of(const struct sr_rated *r, struct sr_ledger_delta *d);
+/* Hint that d will be applied soon: prefetches its slot. */
+void sr_ledger_prefetch(const struct sr_ledger *l,
+			const struct sr_ledger_delta *d);
+/* Apply d; sign is +1 to add, -1 to take back an earlier addition. */
+int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
+		    int sign);
+/* sr_ledger_delta_of() then sr_ledger_apply(). */
+int sr_ledger_add(struct sr_ledger *l, const struct sr_rated *r, int sign);
 
 struct sr_ledger_entry {
 	uint32_t kind;                    /* enum sr_ledger_kind */
