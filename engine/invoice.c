@@ -208,11 +208,22 @@ int sr_invoices_build(const struct sr_catalog *cat, const struct sr_period *p,
 		      sr_invoice_fn fn, void *ctx,
 		      const struct sr_subscriber **failed)
 {
+	return sr_invoices_build_range(cat, p, ledgers, nledgers, 0,
+				       sr_catalog_nsubscribers(cat), fn, ctx,
+				       failed);
+}
+
+int sr_invoices_build_range(const struct sr_catalog *cat,
+			    const struct sr_period *p,
+			    const struct sr_ledger *const *ledgers,
+			    unsigned nledgers, uint32_t first, uint32_t last,
+			    sr_invoice_fn fn, void *ctx,
+			    const struct sr_subscriber **failed)
+{
 	struct builder b = {.cat = cat, .period = p};
-	uint32_t count = sr_catalog_nsubscribers(cat);
 	int err = 0;
 
-	for (uint32_t i = 0; i < count && !err; i++) {
+	for (uint32_t i = first; i < last && !err; i++) {
 		const struct sr_subscriber *s = sr_catalog_subscriber_at(cat, i);
 		const struct sr_subscription *row = latest_row(p, s);
 		if (!row)

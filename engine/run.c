@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct run {
 	char *scratch;
 	sr_i128 *totals; /* per currency index */
 	size_t chunk_size;
+	unsigned threads;
 };
 
 static int fail(struct run *r, int code, const char *path, uint64_t line,
@@ -163,52 +165,118 @@ static int read_header(struct run *r, struct sr_source *src)
 	return 0;
 }
 
-struct invoice_ctx {
+/*
+ * Invoices are built in rounds: in each round every thread formats the
+ * invoices of its own block of subscribers into its own buffers, then the
+ * blocks are written in subscriber order. Memory stays bounded by a
+ * round, and the output cannot depend on the threads.
+ */
+#define SR_INVOICE_BLOCK 16384
+
+struct invoice_part {
 	struct run *r;
+	uint32_t first, last;
 	struct sr_buf json, csv;
+	sr_i128 *totals; /* per currency index */
+	uint64_t count;
+	const struct sr_subscriber *failed;
+	int err;
+	pthread_t thread;
+	bool started;
 };
 
 static int on_invoice(void *ctx, const struct sr_invoice *inv)
 {
-	struct invoice_ctx *c = ctx;
-	struct run *r = c->r;
-	int err = sr__emit_invoice_json(&c->json, &r->period, inv);
+	struct invoice_part *part = ctx;
+	int err = sr__emit_invoice_json(&part->json, &part->r->period, inv);
 	if (!err)
-		err = sr__emit_invoice_csv(&c->csv, inv);
-	if (!err && c->json.len > (1u << 20)) {
-		err = sr__out_write(&r->out[OUT_JSONL], c->json.data, c->json.len);
-		c->json.len = 0;
-	}
-	if (!err && c->csv.len > (1u << 20)) {
-		err = sr__out_write(&r->out[OUT_CSV], c->csv.data, c->csv.len);
-		c->csv.len = 0;
-	}
-	r->totals[inv->currency_index] += inv->total;
-	r->stats->invoices++;
+		err = sr__emit_invoice_csv(&part->csv, inv);
+	part->totals[inv->currency_index] += inv->total;
+	part->count++;
 	return err;
 }
 
-static int write_invoices(struct run *r)
+static void *build_part(void *arg)
 {
-	struct invoice_ctx c = {.r = r};
-	const struct sr_subscriber *failed = NULL;
-	int err = sr__out_write(&r->out[OUT_CSV], SR_INVOICES_CSV_HEADER,
-				strlen(SR_INVOICES_CSV_HEADER));
-	if (!err)
-		err = sr_invoices_build(r->cat, &r->period,
-					(const struct sr_ledger *const *)r->ledgers.l,
-					r->ledgers.n, on_invoice, &c, &failed);
-	if (!err)
-		err = sr__out_write(&r->out[OUT_JSONL], c.json.data, c.json.len);
-	if (!err)
-		err = sr__out_write(&r->out[OUT_CSV], c.csv.data, c.csv.len);
-	sr__buf_finish(&c.json);
-	sr__buf_finish(&c.csv);
-	if (err == SR_EOVERFLOW && failed)
-		return fail(r, err, r->cfg->db, 0,
+	struct invoice_part *part = arg;
+	struct run *r = part->r;
+	part->json.len = part->csv.len = 0;
+	part->err = sr_invoices_build_range(
+		r->cat, &r->period, (const struct sr_ledger *const *)r->ledgers.l,
+		r->ledgers.n, part->first, part->last, on_invoice, part,
+		&part->failed);
+	return NULL;
+}
+
+/* Write a built part in order and add up its totals. */
+static int write_part(struct run *r, struct invoice_part *part, uint32_t nc)
+{
+	if (part->err == SR_EOVERFLOW && part->failed)
+		return fail(r, part->err, r->cfg->db, 0,
 			    "invoice of subscriber '%.*s' does not fit in "
 			    "64-bit micro-units",
-			    (int)failed->id.len, failed->id.ptr);
+			    (int)part->failed->id.len, part->failed->id.ptr);
+	if (part->err)
+		return part->err;
+	int err = sr__out_write(&r->out[OUT_JSONL], part->json.data,
+				part->json.len);
+	if (!err)
+		err = sr__out_write(&r->out[OUT_CSV], part->csv.data,
+				    part->csv.len);
+	for (uint32_t c = 0; c < nc; c++) {
+		r->totals[c] += part->totals[c];
+		part->totals[c] = 0;
+	}
+	r->stats->invoices += part->count;
+	part->count = 0;
+	return err;
+}
+
+static int write_invoices(struct run *r, unsigned threads)
+{
+	uint32_t n = sr_catalog_nsubscribers(r->cat);
+	uint32_t nc = sr_catalog_ncurrencies(r->cat);
+	struct invoice_part *parts = calloc(threads, sizeof(*parts));
+	int err = parts ? 0 : SR_ENOMEM;
+
+	for (unsigned t = 0; !err && t < threads; t++) {
+		parts[t].r = r;
+		parts[t].totals = calloc(nc + 1, sizeof(*parts[t].totals));
+		if (!parts[t].totals)
+			err = SR_ENOMEM;
+	}
+	if (!err)
+		err = sr__out_write(&r->out[OUT_CSV], SR_INVOICES_CSV_HEADER,
+				    strlen(SR_INVOICES_CSV_HEADER));
+	for (uint32_t at = 0; !err && at < n;) {
+		unsigned used = 0;
+		for (; used < threads && at < n; used++) {
+			struct invoice_part *part = &parts[used];
+			part->first = at;
+			part->last = n - at > SR_INVOICE_BLOCK ? at + SR_INVOICE_BLOCK : n;
+			at = part->last;
+			/* The caller's thread builds the first block itself. */
+			part->started = used > 0 &&
+					!pthread_create(&part->thread, NULL,
+							build_part, part);
+			if (used > 0 && !part->started)
+				build_part(part);
+		}
+		build_part(&parts[0]);
+		for (unsigned t = 0; t < used; t++) {
+			if (parts[t].started)
+				pthread_join(parts[t].thread, NULL);
+			parts[t].started = false;
+		}
+		for (unsigned t = 0; !err && t < used; t++)
+			err = write_part(r, &parts[t], nc);
+	}
+	for (unsigned t = 0; parts && t < threads; t++) {
+		sr__buf_finish(&parts[t].json);
+		sr__buf_finish(&parts[t].csv);
+		free(parts[t].totals);
+	}
+	free(parts);
 	return err;
 }
 
@@ -401,12 +469,13 @@ static unsigned default_threads(void)
 static int rate_all(struct run *r)
 {
 	const struct sr_run_config *cfg = r->cfg;
+	r->threads = cfg->threads ? cfg->threads : default_threads();
 	struct sr_pipeline_config pc = {
 		.cat = r->cat,
 		.period = &r->period,
 		.sources = r->sources,
 		.nsources = cfg->nfiles,
-		.threads = cfg->threads ? cfg->threads : default_threads(),
+		.threads = r->threads,
 		.chunk_size = r->chunk_size,
 		.rated_fd = r->out[OUT_RATED].fd,
 		.rated_header = SR_RATED_HEADER,
@@ -439,7 +508,7 @@ static int run(struct run *r)
 		err = rate_all(r);
 	uint64_t t2 = now_ns();
 	if (!err)
-		err = write_invoices(r);
+		err = write_invoices(r, r->threads);
 	uint64_t t3 = now_ns();
 	r->stats->setup_ns = t1 - t0;
 	r->stats->rate_ns = t2 - t1;
