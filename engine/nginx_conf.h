@@ -1,0 +1,74 @@
+/*
+ * The compiled form of an nginx mapping file, shared by the file parser
+ * (nginx_conf.c) and the line parser (nginx.c). A mapping is a handful of
+ * templates: literal text, captured variables and query arguments, each
+ * a list of parts that point into the mapping's own copy of the file.
+ */
+#ifndef SR_NGINX_CONF_H
+#define SR_NGINX_CONF_H
+
+#include "streamrate/nginx.h"
+
+/* Parts of one template, filters, and fields mapped by the file. */
+#define SR__NGX_PARTS   16
+#define SR__NGX_FILTERS 8
+#define SR__NGX_FIELDS  SR_COL_REQUIRED /* session_id .. quality */
+
+enum sr__ngx_part_kind {
+	SR__NGX_TEXT, /* literal text */
+	SR__NGX_VAR,  /* a variable of the log_format */
+	SR__NGX_ARG,  /* a query argument, by name */
+};
+
+struct sr__ngx_part {
+	uint8_t kind;
+	uint32_t var;       /* SR__NGX_VAR: variable index */
+	struct sr_str text; /* SR__NGX_TEXT: the text; SR__NGX_ARG: the name */
+};
+
+struct sr__ngx_tmpl {
+	uint32_t nparts;
+	struct sr__ngx_part parts[SR__NGX_PARTS];
+};
+
+struct sr__ngx_entry {
+	struct sr_str key, value;
+};
+
+/* A lookup table ([section] of the file), sorted by key. */
+struct sr__ngx_map {
+	struct sr__ngx_entry *entries;
+	uint32_t n;
+	bool has_default; /* a "*" row */
+	struct sr_str dflt;
+};
+
+/* How one column is derived: a template, or a table keyed by one. */
+struct sr__ngx_field {
+	bool set;
+	bool map;
+	struct sr__ngx_tmpl tmpl;
+};
+
+/* skip = <template> == <text>, or != <text>. */
+struct sr__ngx_filter {
+	struct sr__ngx_tmpl tmpl;
+	bool neq;
+	struct sr_str value;
+};
+
+struct sr_nginx {
+	struct sr_logfmt *fmt;
+	struct sr__ngx_field fields[SR__NGX_FIELDS];
+	struct sr__ngx_map maps[SR__NGX_FIELDS];
+	/* start = <time> - <duration>: the duration part, when present. */
+	bool start_minus;
+	struct sr__ngx_tmpl start_duration;
+	bool has_query; /* where arg: finds the query string */
+	struct sr__ngx_tmpl query;
+	uint32_t nfilters;
+	struct sr__ngx_filter filters[SR__NGX_FILTERS];
+	char *text; /* the file's bytes, edited in place; parts point here */
+};
+
+#endif
