@@ -77,6 +77,26 @@ uint32_t sr_catalog_ncurrencies(const struct sr_catalog *cat)
 	return cat->ncurrencies;
 }
 
+uint32_t sr_catalog_nplans(const struct sr_catalog *cat)
+{
+	return cat->nplans;
+}
+
+uint32_t sr_catalog_nregions(const struct sr_catalog *cat)
+{
+	return cat->nregions;
+}
+
+uint32_t sr_catalog_nbands(const struct sr_catalog *cat)
+{
+	return cat->nbands;
+}
+
+uint32_t sr_catalog_nclasses(const struct sr_catalog *cat)
+{
+	return cat->nclasses;
+}
+
 const struct sr_currency *sr_catalog_currency(const struct sr_catalog *cat,
                                               uint32_t index)
 {

@@ -47,17 +47,22 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include "catalog_store.h"
 #include "streamrate/error.h"
 
 #define FORMAT_VERSION 1
-/* Address space only: the file grows with the data. Builds for tools that
- * limit address space (valgrind) may pass a smaller one. */
-#ifndef SR_LMDB_MAPSIZE
-#define SR_LMDB_MAPSIZE (64ull << 30)
-#endif
+/*
+ * The map is address space only (the file grows with the data), but tools
+ * that limit address space (valgrind) cannot map tens of GiB, so a load
+ * sizes it from the data: room for the new catalog, the previous one and
+ * the one before (LMDB reuses a replaced catalog's pages two loads later),
+ * with a floor. Readers use the size recorded in the file.
+ */
+#define SR_LMDB_MAP_MIN (256ull << 20)
+#define SR_LMDB_ROW_BYTES 512
 
 static const char *const db_names[SR__NFILES] = {
     "currencies", "plans", "content", "ppv_prices", "regions",       "taxes",
@@ -442,12 +447,15 @@ static int decode(enum sr__file f, const MDB_val *key, const MDB_val *val,
 
 /* ---- Environments ---- */
 
-static int env_open(const char *dbdir, unsigned flags, MDB_env **env)
+/* Open dbdir; mapsize 0 keeps the size recorded in the file. */
+static int env_open(const char *dbdir, unsigned flags, size_t mapsize,
+		    MDB_env **env)
 {
 	int rc = mdb_env_create(env);
 	if (rc)
 		return sr__lmdb_err(rc);
-	rc = mdb_env_set_mapsize(*env, SR_LMDB_MAPSIZE);
+	if (mapsize)
+		rc = mdb_env_set_mapsize(*env, mapsize);
 	if (!rc)
 		rc = mdb_env_set_maxdbs(*env, SR__NFILES + 4);
 	if (!rc)
@@ -482,7 +490,7 @@ int sr__store_open(const char *dbdir, struct sr__store *s)
 {
 	struct stat st;
 	*s = (struct sr__store){0};
-	int err = env_open(dbdir, MDB_RDONLY, &s->env);
+	int err = env_open(dbdir, MDB_RDONLY, 0, &s->env);
 	/* A directory without data.mdb holds no catalog yet. */
 	if (err == -ENOENT && stat(dbdir, &st) == 0 && S_ISDIR(st.st_mode))
 		return SR_ENOCATALOG;
@@ -632,6 +640,23 @@ static int put_all(MDB_txn *txn, struct sr__cat *cat)
 	return sr__lmdb_err(rc);
 }
 
+/* A map for the catalog being stored next to what the file holds. */
+static size_t map_size(const char *dbdir, const struct sr__cat *cat)
+{
+	char path[4096];
+	struct stat st;
+	uint64_t rows = 0, size = 0;
+	for (int f = 0; f < SR__NFILES; f++)
+		rows += cat->rows[f].n;
+	snprintf(path, sizeof(path), "%s/data.mdb", dbdir);
+	if (stat(path, &st) == 0)
+		size = (uint64_t)st.st_size;
+	size = size * 2 + rows * SR_LMDB_ROW_BYTES * 3;
+	if (size < SR_LMDB_MAP_MIN)
+		size = SR_LMDB_MAP_MIN;
+	return (size_t)((size + (64u << 20) - 1) / (64u << 20) * (64u << 20));
+}
+
 static int store(const char *dbdir, struct sr__cat *cat)
 {
 	MDB_env *env;
@@ -640,7 +665,7 @@ static int store(const char *dbdir, struct sr__cat *cat)
 	int err = sr__mkdirs(dbdir);
 	if (err)
 		return err;
-	err = env_open(dbdir, 0, &env);
+	err = env_open(dbdir, 0, map_size(dbdir, cat), &env);
 	if (err)
 		return err;
 	int rc = mdb_txn_begin(env, NULL, 0, &txn);

@@ -30,13 +30,14 @@ int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
 	ctx->scratch = malloc((size_t)SR_BATCH * SR_SCRATCH_SIZE);
 	if (!ctx->fields || !ctx->scratch)
 		return SR_ENOMEM;
-	return 0;
+	return sr__rowfmt_init(&ctx->fmt, cat, period);
 }
 
 void sr__chunk_ctx_finish(struct sr_chunk_ctx *ctx)
 {
 	free(ctx->fields);
 	free(ctx->scratch);
+	sr__rowfmt_finish(&ctx->fmt);
 	*ctx = (struct sr_chunk_ctx){0};
 }
 
@@ -115,7 +116,7 @@ static int add_row(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t off,
 		c->deltas = d;
 		c->rows_cap = cap;
 	}
-	int err = sr__emit_rated(&c->rated, ctx->cat, ctx->period, s, r);
+	int err = sr__emit_rated(&c->rated, &ctx->fmt, s, r);
 	if (err)
 		return err;
 	c->row_pos[c->nrows] = c->pos + off;

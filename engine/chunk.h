@@ -56,6 +56,7 @@ struct sr_chunk_ctx {
 	const struct sr_catalog *cat;
 	const struct sr_period *period;
 	struct sr_dedup *dedup;
+	struct sr_rowfmt fmt; /* encoded catalog ids for rated rows */
 	struct sr_str *fields;
 	char *scratch;
 };

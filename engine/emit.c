@@ -15,6 +15,7 @@
 #include "civil.h"
 #include "emit.h"
 #include "money.h"
+#include "swar.h"
 #include "streamrate/error.h"
 
 #define SR_OUT_FLUSH (4u << 20)
@@ -131,11 +132,8 @@ void sr__out_discard(struct sr_out *o)
 
 void sr__csv_field(struct sr_buf *b, const char *p, size_t n)
 {
-	bool quote = false;
-	for (size_t i = 0; i < n && !quote; i++)
-		quote = p[i] == ',' || p[i] == '"' || p[i] == '\r' ||
-			p[i] == '\n';
-	if (!quote) {
+	/* A field needs quotes when it holds , " CR or LF. */
+	if (!sr__has_any4(p, n, ',', '"', '\r', '\n')) {
 		sr__buf_put(b, p, n);
 		return;
 	}
@@ -160,27 +158,115 @@ static void put_u64(struct sr_buf *b, uint64_t v)
 	b->len += sr__format_i128((sr_i128)v, b->data + b->len);
 }
 
+
+/* Encode n ids from get(cat, i) into f->text; views fixed up later. */
+static int encode_ids(struct sr_rowfmt *f, struct sr_str **out, uint32_t n,
+		      struct sr_str (*get)(const struct sr_catalog *, uint32_t),
+		      size_t *longest)
+{
+	*out = calloc(n + 1, sizeof(**out));
+	if (!*out)
+		return SR_ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		struct sr_str id = get(f->cat, i);
+		int err = sr__buf_reserve(&f->text, SR_CSV_FIELD_MAX(id.len));
+		if (err)
+			return err;
+		size_t at = f->text.len;
+		sr__csv_field(&f->text, id.ptr, id.len);
+		/* Offsets for now: the buffer may still move. */
+		(*out)[i] = (struct sr_str){(const char *)(uintptr_t)at,
+					    (uint32_t)(f->text.len - at)};
+		if ((*out)[i].len > *longest)
+			*longest = (*out)[i].len;
+	}
+	return 0;
+}
+
+static struct sr_str plan_id(const struct sr_catalog *c, uint32_t i)
+{
+	return sr_catalog_plan(c, i)->id;
+}
+
+static struct sr_str region_id(const struct sr_catalog *c, uint32_t i)
+{
+	return sr_catalog_region(c, i)->id;
+}
+
+static struct sr_str rate_id(const struct sr_catalog *c, uint32_t i)
+{
+	return sr_catalog_rate(c, i)->id;
+}
+
+static struct sr_str currency_code(const struct sr_catalog *c, uint32_t i)
+{
+	return sr_catalog_currency(c, i)->code;
+}
+
+static void fix_views(struct sr_rowfmt *f, struct sr_str *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		v[i].ptr = f->text.data + (uintptr_t)v[i].ptr;
+}
+
+int sr__rowfmt_init(struct sr_rowfmt *f, const struct sr_catalog *cat,
+		    const struct sr_period *p)
+{
+	uint32_t np = sr_catalog_nplans(cat), nr = sr_catalog_nregions(cat),
+		 nk = sr_catalog_nclasses(cat), nb = sr_catalog_nbands(cat),
+		 nt = sr_catalog_nrates(cat), nc = sr_catalog_ncurrencies(cat);
+	size_t lp = 0, lr = 0, lk = 0, lb = 0, lt = 0, lc = 0;
+	*f = (struct sr_rowfmt){.cat = cat, .period = p};
+	int err = encode_ids(f, &f->plan, np, plan_id, &lp);
+	if (!err)
+		err = encode_ids(f, &f->region, nr, region_id, &lr);
+	if (!err)
+		err = encode_ids(f, &f->klass, nk, sr_catalog_class_id, &lk);
+	if (!err)
+		err = encode_ids(f, &f->band, nb, sr_catalog_band_id, &lb);
+	if (!err)
+		err = encode_ids(f, &f->rate, nt, rate_id, &lt);
+	if (!err)
+		err = encode_ids(f, &f->currency, nc, currency_code, &lc);
+	if (err)
+		return err;
+	fix_views(f, f->plan, np);
+	fix_views(f, f->region, nr);
+	fix_views(f, f->klass, nk);
+	fix_views(f, f->band, nb);
+	fix_views(f, f->rate, nt);
+	fix_views(f, f->currency, nc);
+	f->max_catalog_bytes = lp + lr + lk + lb + lt + lc;
+	return 0;
+}
+
+void sr__rowfmt_finish(struct sr_rowfmt *f)
+{
+	sr__buf_finish(&f->text);
+	free(f->plan);
+	free(f->region);
+	free(f->klass);
+	free(f->band);
+	free(f->rate);
+	free(f->currency);
+	*f = (struct sr_rowfmt){0};
+}
+
 static const char *const quality_text[] = {"SD", "HD", "UHD", "*"};
 
-int sr__emit_rated(struct sr_buf *b, const struct sr_catalog *cat,
-		   const struct sr_period *p, const struct sr_session *s,
-		   const struct sr_rated *r)
+static void put_enc(struct sr_buf *b, struct sr_str s)
 {
-	const struct sr_region *region =
-		sr_catalog_region(cat, r->subscription->region);
-	struct sr_str klass = sr_catalog_class_id(cat, r->content->klass);
-	struct sr_str band = r->band == SR_NONE
-				     ? (struct sr_str){"", 0}
-				     : sr_catalog_band_id(cat, r->band);
-	struct sr_str rate = r->rate ? r->rate->id
-			     : r->content->ppv ? (struct sr_str){"ppv", 3}
-					       : (struct sr_str){"", 0};
-	const struct sr_currency *cur =
-		sr_catalog_currency(cat, r->plan->currency);
+	memcpy(b->data + b->len, s.ptr, s.len);
+	b->data[b->len + s.len] = ',';
+	b->len += s.len + 1;
+}
+
+int sr__emit_rated(struct sr_buf *b, const struct sr_rowfmt *f,
+		   const struct sr_session *s, const struct sr_rated *r)
+{
 	size_t need = SR_CSV_FIELD_MAX(s->session_id.len + s->subscriber_id.len +
-				       s->content_id.len + r->plan->id.len +
-				       region->id.len + klass.len + band.len +
-				       rate.len) + 160;
+				       s->content_id.len) +
+		      f->max_catalog_bytes + 160;
 	int err = sr__buf_reserve(b, need);
 	if (err)
 		return err;
@@ -193,29 +279,35 @@ int sr__emit_rated(struct sr_buf *b, const struct sr_catalog *cat,
 	sr__buf_put(b, ",", 1);
 	b->len += sr__format_utc(s->start, b->data + b->len);
 	sr__buf_put(b, ",", 1);
-	sr__buf_put(b, p->text, 7);
+	sr__buf_put(b, f->period->text, 7);
 	sr__buf_put(b, ",", 1);
-	put_str(b, r->plan->id);
+	put_enc(b, f->plan[r->subscription->plan]);
+	put_enc(b, f->region[r->subscription->region]);
+	put_enc(b, f->klass[r->content->klass]);
+	sr__buf_put(b, quality_text[s->quality], s->quality == SR_UHD ? 3 : 2);
 	sr__buf_put(b, ",", 1);
-	put_str(b, region->id);
-	sr__buf_put(b, ",", 1);
-	put_str(b, klass);
-	sr__buf_put(b, ",", 1);
-	sr__buf_put(b, quality_text[s->quality], strlen(quality_text[s->quality]));
-	sr__buf_put(b, ",", 1);
-	put_str(b, band);
-	sr__buf_put(b, ",", 1);
-	put_str(b, rate);
-	sr__buf_put(b, ",", 1);
-	if (r->rate)
-		sr__buf_put(b, r->rate->meter == SR_METER_TIME ? "time" : "bytes",
-			    r->rate->meter == SR_METER_TIME ? 4 : 5);
-	sr__buf_put(b, ",", 1);
+	if (r->band != SR_NONE)
+		put_enc(b, f->band[r->band]);
+	else
+		sr__buf_put(b, ",", 1);
+	if (r->rate) {
+		put_enc(b, f->rate[r->rate->index]);
+		if (r->rate->meter == SR_METER_TIME)
+			sr__buf_put(b, "time,", 5);
+		else
+			sr__buf_put(b, "bytes,", 6);
+	} else if (r->content->ppv) {
+		sr__buf_put(b, "ppv,,", 5);
+	} else {
+		sr__buf_put(b, ",,", 2);
+	}
 	put_u64(b, r->units);
 	sr__buf_put(b, ",", 1);
 	b->len += sr__format_fixed(r->charge, 6, b->data + b->len);
 	sr__buf_put(b, ",", 1);
-	put_str(b, cur->code);
+	struct sr_str cur = f->currency[r->plan->currency];
+	memcpy(b->data + b->len, cur.ptr, cur.len);
+	b->len += cur.len;
 	sr__buf_put(b, "\n", 1);
 	return 0;
 }
@@ -251,6 +343,12 @@ static void json_str(struct sr_buf *b, struct sr_str s)
 {
 	char *o = b->data + b->len;
 	*o++ = '"';
+	if (!sr__has_any4(s.ptr, s.len, '"', '\\', '"', '\\')) {
+		memcpy(o, s.ptr, s.len);
+		o[s.len] = '"';
+		b->len += s.len + 2;
+		return;
+	}
 	for (uint32_t i = 0; i < s.len; i++) {
 		if (s.ptr[i] == '"' || s.ptr[i] == '\\')
 			*o++ = '\\';

@@ -55,10 +55,26 @@ void sr__csv_field(struct sr_buf *b, const char *p, size_t n);
 /* Bytes sr__csv_field may append for n input bytes, at most. */
 #define SR_CSV_FIELD_MAX(n) (2 * (size_t)(n) + 2)
 
+/*
+ * The CSV-encoded form of every catalog id a rated row can carry (plans,
+ * regions, classes, bands, rates, currencies), computed once per run so
+ * that a row only scans and quotes the ids that come from the input.
+ */
+struct sr_rowfmt {
+	const struct sr_catalog *cat;
+	const struct sr_period *period;
+	struct sr_buf text;
+	struct sr_str *plan, *region, *klass, *band, *rate, *currency;
+	size_t max_catalog_bytes; /* longest sum of the encoded ids of a row */
+};
+
+int sr__rowfmt_init(struct sr_rowfmt *f, const struct sr_catalog *cat,
+		    const struct sr_period *p);
+void sr__rowfmt_finish(struct sr_rowfmt *f);
+
 /* Append one rated.csv row (reserves what it needs). */
-int sr__emit_rated(struct sr_buf *b, const struct sr_catalog *cat,
-		   const struct sr_period *p, const struct sr_session *s,
-		   const struct sr_rated *r);
+int sr__emit_rated(struct sr_buf *b, const struct sr_rowfmt *f,
+		   const struct sr_session *s, const struct sr_rated *r);
 /* Append one rejects.csv row; file is the field already CSV-encoded. */
 int sr__emit_reject(struct sr_buf *b, const char *file_field, size_t file_len,
 		    uint64_t line, enum sr_reason reason, const char *raw,

@@ -98,21 +98,50 @@ int sr__round_minor(sr_i128 micro, int exponent, int64_t *out)
 	return sr__round_minor_div(micro, 1, exponent, out);
 }
 
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233"
+	"34353637383940414243444546474849505152535455565758596061626364656667"
+	"6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Decimal of a 64-bit value, two digits per division. */
+static size_t format_u64(uint64_t v, char *out)
+{
+	char tmp[24];
+	size_t n = sizeof(tmp);
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+		v /= 100;
+		tmp[--n] = digit_pairs[d + 1];
+		tmp[--n] = digit_pairs[d];
+	}
+	if (v >= 10) {
+		tmp[--n] = digit_pairs[v * 2 + 1];
+		tmp[--n] = digit_pairs[v * 2];
+	} else {
+		tmp[--n] = (char)('0' + v);
+	}
+	memcpy(out, tmp + n, sizeof(tmp) - n);
+	return sizeof(tmp) - n;
+}
+
 size_t sr__format_i128(sr_i128 v, char *out)
 {
-	char tmp[48];
-	size_t n = 0, len = 0;
+	size_t len = 0;
 	unsigned __int128 a = (unsigned __int128)(v < 0 ? -v : v);
 
-	do {
-		tmp[n++] = (char)('0' + (int)(a % 10));
-		a /= 10;
-	} while (a);
 	if (v < 0)
 		out[len++] = '-';
-	while (n)
-		out[len++] = tmp[--n];
-	return len;
+	if (a <= UINT64_MAX)
+		return len + format_u64((uint64_t)a, out + len);
+	/* Past 64 bits (unit sums only): split off the low 19 digits. */
+	const uint64_t e19 = 10000000000000000000ULL;
+	len += sr__format_i128((sr_i128)(a / e19), out + len);
+	uint64_t low = (uint64_t)(a % e19);
+	char tmp[24];
+	size_t n = format_u64(low, tmp);
+	memset(out + len, '0', 19 - n);
+	memcpy(out + len + 19 - n, tmp, n);
+	return len + 19;
 }
 
 size_t sr__format_fixed(int64_t micro, int digits, char *out)
@@ -122,15 +151,17 @@ size_t sr__format_fixed(int64_t micro, int digits, char *out)
 
 	if (micro < 0)
 		out[len++] = '-';
-	len += sr__format_i128((sr_i128)(a / SR_POW6), out + len);
+	len += format_u64(a / SR_POW6, out + len);
 	if (digits > 0) {
-		uint64_t frac = a % SR_POW6;
+		/* The six fractional digits, of which the first `digits`. */
+		char frac[6];
+		unsigned f = (unsigned)(a % SR_POW6);
+		memcpy(frac, digit_pairs + f / 10000 * 2, 2);
+		memcpy(frac + 2, digit_pairs + f / 100 % 100 * 2, 2);
+		memcpy(frac + 4, digit_pairs + f % 100 * 2, 2);
 		out[len++] = '.';
-		for (int i = 0; i < digits; i++) {
-			frac *= 10;
-			out[len++] = (char)('0' + frac / SR_POW6);
-			frac %= SR_POW6;
-		}
+		memcpy(out + len, frac, (size_t)digits);
+		len += (size_t)digits;
 	}
 	return len;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "civil.h"
+#include "swar.h"
 #include "streamrate/error.h"
 #include "streamrate/session.h"
 
@@ -64,14 +65,7 @@ int sr_header_init(struct sr_header *h, const struct sr_str *names,
 /* 1 to 128 bytes, none a control byte (0x00-0x1F, 0x7F). */
 static bool valid_id(struct sr_str s)
 {
-	if (s.len < 1 || s.len > 128)
-		return false;
-	for (uint32_t i = 0; i < s.len; i++) {
-		unsigned char c = (unsigned char)s.ptr[i];
-		if (c < 0x20 || c == 0x7F)
-			return false;
-	}
-	return true;
+	return s.len >= 1 && s.len <= 128 && !sr__has_control(s.ptr, s.len);
 }
 
 /* ASCII digits only (leading zeros allowed) and at most max. */

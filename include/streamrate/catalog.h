@@ -140,6 +140,10 @@ struct sr_tax {
 uint32_t sr_catalog_nsubscribers(const struct sr_catalog *cat);
 uint32_t sr_catalog_nrates(const struct sr_catalog *cat);
 uint32_t sr_catalog_ncurrencies(const struct sr_catalog *cat);
+uint32_t sr_catalog_nplans(const struct sr_catalog *cat);
+uint32_t sr_catalog_nregions(const struct sr_catalog *cat);
+uint32_t sr_catalog_nbands(const struct sr_catalog *cat);
+uint32_t sr_catalog_nclasses(const struct sr_catalog *cat);
 
 const struct sr_currency *sr_catalog_currency(const struct sr_catalog *cat,
 					      uint32_t index);
