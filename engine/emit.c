@@ -230,6 +230,18 @@ int sr__rowfmt_init(struct sr_rowfmt *f, const struct sr_catalog *cat,
 		err = encode_ids(f, &f->currency, nc, currency_code, &lc);
 	if (err)
 		return err;
+	/* Room to copy any encoded id as one 32-byte block (put_enc). */
+	err = sr__buf_reserve(&f->text, 32);
+	if (err)
+		return err;
+	memset(f->text.data + f->text.len, 0, 32);
+	f->days = calloc(p->days, sizeof(*f->days));
+	if (!f->days)
+		return SR_ENOMEM;
+	for (unsigned d = 0; d < p->days; d++) {
+		sr__format_date(p->start + (int64_t)d * SR_DAY, f->days[d]);
+		f->days[d][10] = 'T';
+	}
 	fix_views(f, f->plan, np);
 	fix_views(f, f->region, nr);
 	fix_views(f, f->klass, nk);
@@ -249,24 +261,54 @@ void sr__rowfmt_finish(struct sr_rowfmt *f)
 	free(f->band);
 	free(f->rate);
 	free(f->currency);
+	free(f->days);
 	*f = (struct sr_rowfmt){0};
 }
 
 static const char *const quality_text[] = {"SD", "HD", "UHD", "*"};
 
+/* An encoded catalog id and a comma. Ids of up to 32 bytes are copied as
+ * one fixed block: the source is padded, the row has room reserved. */
 static void put_enc(struct sr_buf *b, struct sr_str s)
 {
-	memcpy(b->data + b->len, s.ptr, s.len);
+	if (s.len <= 32)
+		memcpy(b->data + b->len, s.ptr, 32);
+	else
+		memcpy(b->data + b->len, s.ptr, s.len);
 	b->data[b->len + s.len] = ',';
 	b->len += s.len + 1;
+}
+
+static const char pairs[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233"
+	"34353637383940414243444546474849505152535455565758596061626364656667"
+	"6869707172737475767778798081828384858687888990919293949596979899";
+
+/* "YYYY-MM-DDTHH:MM:SSZ," of an instant of the period: the day from the
+ * period's table, the time by digit pairs. */
+static void put_start(struct sr_buf *b, const struct sr_rowfmt *f,
+		      int64_t start)
+{
+	int64_t t = start - f->period->start;
+	unsigned day = (unsigned)(t / SR_DAY), sod = (unsigned)(t % SR_DAY);
+	char *o = b->data + b->len;
+	memcpy(o, f->days[day], 11);
+	memcpy(o + 11, pairs + sod / 3600 * 2, 2);
+	o[13] = ':';
+	memcpy(o + 14, pairs + sod / 60 % 60 * 2, 2);
+	o[16] = ':';
+	memcpy(o + 17, pairs + sod % 60 * 2, 2);
+	memcpy(o + 19, "Z,", 2);
+	b->len += 21;
 }
 
 int sr__emit_rated(struct sr_buf *b, const struct sr_rowfmt *f,
 		   const struct sr_session *s, const struct sr_rated *r)
 {
+	/* Room for put_enc's 32-byte blocks beyond the ids themselves. */
 	size_t need = SR_CSV_FIELD_MAX(s->session_id.len + s->subscriber_id.len +
 				       s->content_id.len) +
-		      f->max_catalog_bytes + 160;
+		      f->max_catalog_bytes + 6 * 32 + 160;
 	int err = sr__buf_reserve(b, need);
 	if (err)
 		return err;
@@ -277,8 +319,7 @@ int sr__emit_rated(struct sr_buf *b, const struct sr_rowfmt *f,
 	sr__buf_put(b, ",", 1);
 	put_str(b, s->content_id);
 	sr__buf_put(b, ",", 1);
-	b->len += sr__format_utc(s->start, b->data + b->len);
-	sr__buf_put(b, ",", 1);
+	put_start(b, f, s->start);
 	sr__buf_put(b, f->period->text, 7);
 	sr__buf_put(b, ",", 1);
 	put_enc(b, f->plan[r->subscription->plan]);

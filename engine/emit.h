@@ -66,6 +66,8 @@ struct sr_rowfmt {
 	struct sr_buf text;
 	struct sr_str *plan, *region, *klass, *band, *rate, *currency;
 	size_t max_catalog_bytes; /* longest sum of the encoded ids of a row */
+	/* "YYYY-MM-DDT" of each day of the period, for the start column. */
+	char (*days)[11];
 };
 
 int sr__rowfmt_init(struct sr_rowfmt *f, const struct sr_catalog *cat,

@@ -72,16 +72,23 @@ static bool valid_id(struct sr_str s)
 static bool parse_count(struct sr_str s, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
+	uint32_t i = 0;
 	if (s.len == 0)
 		return false;
-	for (uint32_t i = 0; i < s.len; i++) {
+	/* Leading zeros are allowed and never overflow. */
+	while (i + 1 < s.len && s.ptr[i] == '0')
+		i++;
+	/* 19 digits cannot overflow 64 bits: check the value once at the end. */
+	if (s.len - i > 19)
+		return false;
+	for (; i < s.len; i++) {
 		unsigned d = (unsigned char)s.ptr[i] - '0';
 		if (d > 9)
 			return false;
-		if (v > (max - d) / 10)
-			return false;
 		v = v * 10 + d;
 	}
+	if (v > max)
+		return false;
 	*out = v;
 	return true;
 }
