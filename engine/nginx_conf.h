@@ -14,6 +14,10 @@
 #define SR__NGX_FILTERS 8
 #define SR__NGX_FIELDS  SR_COL_REQUIRED /* session_id .. quality */
 
+/* Every template of a line can be rendered: columns, duration, query. */
+_Static_assert(SR_NGINX_RENDERS >= SR__NGX_FIELDS + 2 + SR__NGX_FILTERS,
+               "scratch too small for the templates of one line");
+
 enum sr__ngx_part_kind {
 	SR__NGX_TEXT, /* literal text */
 	SR__NGX_VAR,  /* a variable of the log_format */

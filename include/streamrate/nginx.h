@@ -25,8 +25,9 @@
 #define SR_NGINX_LINE_MAX 65536
 /* Longest text a mapping may render for one field; longer is malformed. */
 #define SR_NGINX_FIELD_MAX 256
-/* Rendered texts per line: the seven columns, the query, the filters. */
-#define SR_NGINX_RENDERS 16
+/* Rendered texts per line: the seven columns, the start's duration, the
+ * query and up to 8 skip filters, with room to spare. */
+#define SR_NGINX_RENDERS 24
 
 /* How nginx escaped variable values in the log (log_format escape=). */
 enum sr_logfmt_escape {
