@@ -670,6 +670,9 @@ static int compile(struct sr_nginx *cfg, struct reader *r)
 int sr_nginx_create(const char *text, size_t len, struct sr_nginx **out,
                     struct sr_nginx_error *err)
 {
+	struct sr_nginx_error dummy;
+	if (!err)
+		err = &dummy;
 	*out = NULL;
 	*err = (struct sr_nginx_error){0};
 	struct sr_nginx *cfg = calloc(1, sizeof(*cfg));
@@ -730,8 +733,11 @@ err_open:
 int sr_nginx_load(const char *path, struct sr_nginx **out,
                   struct sr_nginx_error *err)
 {
+	struct sr_nginx_error dummy;
 	char *buf;
 	size_t len;
+	if (!err)
+		err = &dummy;
 	*out = NULL;
 	*err = (struct sr_nginx_error){0};
 	int rc = read_file(path, &buf, &len, err);

@@ -86,7 +86,7 @@ struct sr_nginx_error {
 /*
  * Compile a mapping from the text of a mapping file (len bytes, copied).
  * Returns 0 and *out (free with sr_nginx_destroy), SR_EINVAL with *err
- * filled, or SR_ENOMEM.
+ * filled (err may be NULL), or SR_ENOMEM.
  */
 int sr_nginx_create(const char *text, size_t len, struct sr_nginx **out,
                     struct sr_nginx_error *err);
