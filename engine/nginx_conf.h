@@ -75,4 +75,37 @@ struct sr_nginx {
 	char *text; /* the file's bytes, edited in place; parts point here */
 };
 
+/* nginx_file.c: the file's syntax. */
+
+#define SR__NGX_TOP_LEVEL (-1) /* a line before any [section] */
+
+/* One "key = value" line, in the section it appeared in. */
+struct sr__ngx_line {
+	int section; /* SR__NGX_TOP_LEVEL or the column of a [section] */
+	uint32_t line;
+	struct sr_str key, value; /* point into the text read */
+};
+
+/*
+ * Split a mapping file's text (len bytes, NUL after them) into lines;
+ * quoted values are unescaped in place, so the text must stay alive as
+ * long as the lines. 0 and *lines (free() it), SR_EINVAL with *err, or
+ * SR_ENOMEM.
+ */
+int sr__ngx_read_lines(char *text, size_t len, struct sr__ngx_line **lines,
+                       uint32_t *n, struct sr_nginx_error *err);
+/* Read a whole file (at most 16 MiB): 0 and *buf (free() it), or SR_EIO
+ * with err->msg naming the path and the cause. */
+int sr__ngx_read_file(const char *path, char **buf, size_t *len,
+                      struct sr_nginx_error *err);
+/* Fill *err (line 0: the whole file) and return SR_EINVAL. */
+int sr__ngx_fail(struct sr_nginx_error *err, uint32_t line, const char *fmt,
+                 ...) __attribute__((format(printf, 3, 4)));
+bool sr__ngx_str_is(struct sr_str s, const char *lit);
+/* s without blanks (space, tab, CR) at either end. */
+struct sr_str sr__ngx_trim(const char *p, const char *e);
+/* The column a key or section names, or -1; "subscriber" is an alias of
+ * subscriber_id. */
+int sr__ngx_field_index(struct sr_str name);
+
 #endif
