@@ -172,7 +172,7 @@ static int parse_tmpl(const struct sr_nginx *cfg, struct sr_str v,
 	uint32_t i = 0;
 	t->nparts = 0;
 	while (i < v.len) {
-		struct sr__ngx_part p;
+		struct sr__ngx_part p = {0};
 		if (v.ptr[i] == '$') {
 			int rc = parse_ref(cfg, v, &i, &p, line, err);
 			if (rc < 0)
