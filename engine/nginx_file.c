@@ -200,7 +200,7 @@ static int read_entry(struct reader *r)
 	char *e = line_end(r), *eq = memchr(r->p, '=', (size_t)(e - r->p));
 	if (!eq)
 		return sr__ngx_fail(r->err, r->line, "expected key = value");
-	struct sr_str key = sr__ngx_trim(r->p, eq), value;
+	struct sr_str key = sr__ngx_trim(r->p, eq), value = {0};
 	uint32_t line = r->line;
 	if (key.len == 0)
 		return sr__ngx_fail(r->err, r->line, "empty key");
