@@ -16,5 +16,7 @@ enum {
 int sr_cmd_catalog(int argc, char **argv);
 int sr_cmd_rate(int argc, char **argv);
 int sr_cmd_gen(int argc, char **argv);
+int sr_cmd_follow(int argc, char **argv);
+int sr_cmd_close(int argc, char **argv);
 
 #endif

@@ -1,0 +1,436 @@
+/*
+ * The follow loop. A session of it opens the catalog and the state, cuts
+ * the outputs back to the last commit, loads the duplicate keys, resumes
+ * every input, and then repeats: read and rate what each input has (in
+ * input order, a directory's files by name), write the rows out so they
+ * show within milliseconds, commit when one is due, wait for inotify (or
+ * the poll interval) when nothing is left.
+ *
+ * A commit writes and fsyncs the rows, then records in one LMDB write
+ * transaction the new input offsets, output sizes, duplicate keys and
+ * ledger deltas. Killed between the two, the next session cuts the rows
+ * back and rates the same records again: nothing lost, nothing counted
+ * twice. If `close` closed a period that this commit counts records for,
+ * the transaction is dropped and the session starts over from the state,
+ * where those records then meet the closed period.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog_rows.h"
+#include "follow.h"
+#include "streamrate/error.h"
+
+/* Buffered rows past this are written out without waiting for a round. */
+#define SR_WRITE_AT (8u << 20)
+#define SR_FIELDS   1024
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct session {
+	struct sr__follow f;
+	int lock_fd;
+	uint64_t last_commit;
+	uint64_t commit_ns;
+	struct sr_follow_stats committed; /* stats as of the last commit */
+};
+
+void sr__follow_event(struct sr__follow *f, enum sr_follow_event ev,
+                      const char *path, uint64_t line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	if (!f->cfg->event)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	f->cfg->event(f->cfg->event_ctx, ev, path, line, msg);
+}
+
+int sr__follow_fail(struct sr__follow *f, int code, const char *path,
+                    uint64_t line, const char *fmt, ...)
+{
+	va_list ap;
+	snprintf(f->err->path, sizeof(f->err->path), "%s", path ? path : "");
+	f->err->line = line;
+	va_start(ap, fmt);
+	vsnprintf(f->err->msg, sizeof(f->err->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static bool stopping(const struct sr__follow *f)
+{
+	return f->cfg->stop && *f->cfg->stop;
+}
+
+/* ---- Commit ---- */
+
+/* A period this commit counts records for was closed meanwhile? */
+static int closed_under_us(struct sr__follow *f)
+{
+	for (size_t i = 0; i < f->outs.n; i++) {
+		struct sr__fperiod *p = f->outs.p[i];
+		if (!p->touched || p->closed)
+			continue;
+		int err = sr__state_closed_get(f->state, p->period.text);
+		if (err != SR_ENOTFOUND)
+			return err ? err : SR__RESTART;
+	}
+	return 0;
+}
+
+static int commit(struct session *s)
+{
+	struct sr__follow *f = &s->f;
+	int err = sr__fouts_write(&f->outs, f->err);
+	if (!err)
+		err = sr__fouts_sync(&f->outs, f->err);
+	if (!err)
+		err = sr__state_begin(f->state, true);
+	if (!err)
+		err = closed_under_us(f);
+	if (!err)
+		err = sr__inputs_save(f);
+	if (!err)
+		err = sr__fouts_save(&f->outs, f->state);
+	if (!err)
+		err = sr__rate_save(f);
+	if (!err)
+		err = sr__state_commit(f->state);
+	sr__state_abort(f->state);
+	if (err)
+		return err == SR__RESTART || f->err->msg[0]
+		           ? err
+		           : sr__follow_fail(f, err, f->cfg->state, 0,
+		                             "commit: %s", sr_strerror(err));
+	sr__fouts_committed(&f->outs);
+	sr__rate_committed(f);
+	sr__inputs_prune(f);
+	f->pending = false;
+	f->stats->commits++;
+	s->committed = *f->stats;
+	s->last_commit = now_ns();
+	return 0;
+}
+
+int sr__follow_maybe_commit(struct sr__follow *f)
+{
+	struct session *s = (struct session *)f;
+	if (f->pending && now_ns() - s->last_commit >= s->commit_ns)
+		return commit(s);
+	if (f->outs.buffered > SR_WRITE_AT)
+		return sr__fouts_write(&f->outs, f->err);
+	return 0;
+}
+
+/* ---- Setup ---- */
+
+static int take_lock(struct session *s)
+{
+	const char *dir = s->f.cfg->state;
+	char path[PATH_MAX];
+	int err = sr__mkdirs(dir);
+	if (err)
+		return sr__follow_fail(&s->f, err, dir, 0, "%s",
+		                       sr_strerror(err));
+	snprintf(path, sizeof(path), "%s/follow.lock", dir);
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lock_fd < 0)
+		return sr__follow_fail(&s->f, -errno, path, 0, "%s",
+		                       strerror(errno));
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return sr__follow_fail(&s->f, -EWOULDBLOCK, dir, 0,
+		                       "another follow is using this state");
+	return 0;
+}
+
+/* The state belongs to one output directory: refuse another. */
+static int check_out_dir(struct sr__follow *f)
+{
+	char real[PATH_MAX];
+	struct sr_str had;
+	int err = sr__mkdirs(f->cfg->out);
+	if (err || !realpath(f->cfg->out, real))
+		return sr__follow_fail(
+		    f, err ? err : -errno, f->cfg->out, 0, "%s",
+		    err ? sr_strerror(err) : strerror(errno));
+	err = sr__state_begin(f->state, true);
+	if (!err)
+		err = sr__state_meta_get(f->state, "out", &had);
+	if (!err && (had.len != strlen(real) || memcmp(had.ptr, real, had.len)))
+		return sr__follow_fail(f, SR_EINVAL, f->cfg->state, 0,
+		                       "this state belongs to output directory "
+		                       "%.*s",
+		                       (int)had.len, had.ptr);
+	if (err == SR_ENOTFOUND)
+		err = sr__state_meta_put(
+		    f->state, "out",
+		    (struct sr_str){real, (uint32_t)strlen(real)});
+	if (!err)
+		err = sr__state_commit(f->state);
+	return err ? sr__follow_fail(f, err, f->cfg->state, 0, "%s",
+	                             sr_strerror(err))
+	           : 0;
+}
+
+static int open_catalog(struct sr__follow *f)
+{
+	int err = sr_catalog_open(f->cfg->db, &f->cat);
+	if (err == -ENOENT || err == -ENOTDIR)
+		err = SR_ENOCATALOG;
+	if (err)
+		return sr__follow_fail(f, err, f->cfg->db, 0,
+		                       "cannot open catalog: %s",
+		                       sr_strerror(err));
+	return 0;
+}
+
+/* A watch on dir for the events that matter; -1 when it cannot be. */
+static int watch(struct sr__follow *f, const char *dir)
+{
+	if (f->ino_fd < 0)
+		return -1;
+	return inotify_add_watch(f->ino_fd, dir,
+	                         IN_MODIFY | IN_CREATE | IN_MOVED_TO |
+	                             IN_MOVED_FROM | IN_DELETE |
+	                             IN_CLOSE_WRITE | IN_ATTRIB);
+}
+
+/* Followed directories, and watches on them and on files' directories. */
+static int setup_watches(struct sr__follow *f)
+{
+	const struct sr_follow_config *cfg = f->cfg;
+	f->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	f->dirs = calloc(cfg->npaths, sizeof(*f->dirs));
+	if (!f->dirs)
+		return SR_ENOMEM;
+	for (unsigned i = 0; i < cfg->npaths; i++) {
+		struct stat st;
+		const char *p = cfg->paths[i];
+		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+			struct sr__dirw *d = &f->dirs[f->ndirs++];
+			if (!(d->path = strdup(p)))
+				return SR_ENOMEM;
+			d->wd = watch(f, p);
+			d->rescan = true;
+			continue;
+		}
+		char *copy = strdup(p);
+		if (!copy)
+			return SR_ENOMEM;
+		watch(f, dirname(copy)); /* files: events of their directory */
+		free(copy);
+	}
+	return 0;
+}
+
+static int setup(struct session *s)
+{
+	struct sr__follow *f = &s->f;
+	int err = take_lock(s);
+	if (!err)
+		err = open_catalog(f);
+	if (!err && (err = sr__state_open(f->cfg->state, &f->state)))
+		sr__follow_fail(f, err, f->cfg->state, 0, "%s",
+		                sr_strerror(err));
+	if (!err)
+		err = check_out_dir(f);
+	if (!err)
+		err = sr__fouts_init(&f->outs, f->cfg->out, f->cat);
+	if (!err)
+		err = setup_watches(f);
+	if (!err)
+		err = sr__state_begin(f->state, false);
+	if (!err)
+		err = sr__fouts_recover(&f->outs, f->state, f->err);
+	if (!err)
+		err = sr__rate_load(f);
+	if (!err)
+		err = sr__inputs_setup(f);
+	sr__state_abort(f->state);
+	if (!err)
+		err = sr__dirs_scan(f, true);
+	return err;
+}
+
+static void teardown(struct session *s)
+{
+	struct sr__follow *f = &s->f;
+	sr__inputs_finish(f);
+	for (size_t i = 0; i < f->ndirs; i++)
+		free(f->dirs[i].path);
+	free(f->dirs);
+	if (f->ino_fd >= 0)
+		close(f->ino_fd);
+	sr__rate_finish(f);
+	sr__fouts_finish(&f->outs);
+	sr__state_close(f->state);
+	sr_catalog_close(f->cat);
+	free(f->fields);
+	free(f->scratch);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+}
+
+/* ---- Waiting ---- */
+
+/* Read the pending inotify events; mark directories to scan again. */
+static void take_events(struct sr__follow *f)
+{
+	char buf[16384] __attribute__((aligned(8)));
+	ssize_t n;
+	while ((n = read(f->ino_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const void *)p;
+			for (size_t d = 0; d < f->ndirs; d++)
+				if (e->wd == f->dirs[d].wd ||
+				    (e->mask & IN_Q_OVERFLOW))
+					f->dirs[d].rescan |=
+					    !(e->mask &
+					      (IN_MODIFY | IN_CLOSE_WRITE));
+			p += sizeof(*e) + e->len;
+		}
+	}
+}
+
+/* Sleep until an event, the next commit or the poll interval. */
+static void wait_events(struct session *s, unsigned poll_ms)
+{
+	struct sr__follow *f = &s->f;
+	int64_t ms = poll_ms;
+	if (f->pending) {
+		int64_t left =
+		    (int64_t)(s->last_commit + s->commit_ns - now_ns());
+		left = left > 0 ? left / 1000000 + 1 : 0;
+		ms = left < ms ? left : ms;
+	}
+	struct pollfd p = {.fd = f->ino_fd, .events = POLLIN};
+	int r = poll(&p, f->ino_fd >= 0, (int)ms);
+	if (r > 0)
+		take_events(f);
+	else if (r == 0)
+		for (size_t d = 0; d < f->ndirs; d++)
+			f->dirs[d].rescan = true; /* a timeout: look anyway */
+	for (size_t d = 0; d < f->ndirs; d++)
+		if (f->dirs[d].wd < 0)
+			f->dirs[d].wd = watch(f, f->dirs[d].path);
+}
+
+/* ---- The loop ---- */
+
+/* Read and rate every input once; *progress when something was rated. */
+static int round_all(struct session *s, bool *progress)
+{
+	struct sr__follow *f = &s->f;
+	size_t before = f->nin;
+	int err = 0;
+	for (size_t i = 0; i < f->nin && !err && !stopping(f); i++)
+		err = sr__input_pump(f, i, progress);
+	if (!err)
+		err = sr__dirs_scan(f, false);
+	*progress |= f->nin != before;
+	if (!err)
+		err = sr__fouts_write(&f->outs, f->err);
+	if (!err)
+		err = sr__follow_maybe_commit(f);
+	return err;
+}
+
+static int follow_loop(struct session *s)
+{
+	struct sr__follow *f = &s->f;
+	const struct sr_follow_config *cfg = f->cfg;
+	for (;;) {
+		bool progress = false;
+		int err = round_all(s, &progress);
+		if (err)
+			return err;
+		if (stopping(f) || (cfg->once && !progress))
+			break;
+		if (!progress)
+			wait_events(s, cfg->poll_ms ? cfg->poll_ms : 250);
+	}
+	return f->pending ? commit(s) : 0;
+}
+
+static int run_session(struct session *s)
+{
+	struct sr__follow *f = &s->f;
+	f->fields = calloc(SR_FIELDS, sizeof(*f->fields));
+	f->scratch = malloc(SR_SCRATCH_SIZE);
+	if (!f->fields || !f->scratch)
+		return SR_ENOMEM;
+	int err = setup(s);
+	if (!err)
+		err = follow_loop(s);
+	return err;
+}
+
+static int check_config(const struct sr_follow_config *cfg,
+                        struct sr_run_error *e)
+{
+	if (cfg->db && cfg->state && cfg->out && cfg->npaths)
+		return 0;
+	snprintf(e->msg, sizeof(e->msg),
+	         "--db, --state, --out and a path "
+	         "are required");
+	return SR_EINVAL;
+}
+
+int sr_follow_run(const struct sr_follow_config *cfg,
+                  struct sr_follow_stats *stats, struct sr_run_error *err)
+{
+	uint64_t t0 = now_ns();
+	memset(stats, 0, sizeof(*stats));
+	memset(err, 0, sizeof(*err));
+	int code = check_config(cfg, err);
+	struct sr_follow_stats at_commit = {0};
+	while (!code) {
+		struct session s = {.lock_fd = -1};
+		s.f = (struct sr__follow){.cfg = cfg,
+		                          .stats = stats,
+		                          .err = err,
+		                          .dec = &sr__csv_decoder,
+		                          .ino_fd = -1};
+		s.commit_ns =
+		    (uint64_t)(cfg->commit_ms ? cfg->commit_ms : 100) *
+		    1000000u;
+		s.last_commit = now_ns();
+		s.committed = at_commit;
+		code = run_session(&s);
+		at_commit = s.committed;
+		teardown(&s);
+		if (code != SR__RESTART)
+			break;
+		/* Rows after the last commit are cut back and rated again. */
+		*stats = at_commit;
+		code = 0;
+		struct sr__follow ev = {.cfg = cfg};
+		sr__follow_event(&ev, SR_FOLLOW_RESTART, cfg->state, 0,
+		                 "a period was closed; resuming from the last "
+		                 "commit");
+	}
+	stats->elapsed_ns = now_ns() - t0;
+	if (code && !err->msg[0])
+		snprintf(err->msg, sizeof(err->msg), "%s", sr_strerror(code));
+	return code;
+}

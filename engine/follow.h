@@ -1,0 +1,251 @@
+/*
+ * Internals of `streamrate follow`, shared by its parts:
+ *
+ *   follow.c        the loop: setup from the state, waiting on inotify,
+ *                   commits, stopping, restarting after a close
+ *   follow_input.c  inputs: identities, resuming, rotation by rename and
+ *                   by copy-truncate, directories, reading
+ *   follow_rate.c   records: decoding (the CSV decoder), steps 1 to 10
+ *                   per record, duplicate keys and ledger deltas
+ *   follow_out.c    the per-period output files and their recovery
+ *   follow_close.c  closing a period into invoices
+ *
+ * Everything runs on one thread; nothing here allocates per record.
+ */
+#ifndef SR_FOLLOW_INTERNAL_H
+#define SR_FOLLOW_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "csv.h"
+#include "dedup.h"
+#include "emit.h"
+#include "state.h"
+#include "streamrate/follow.h"
+#include "streamrate/rate.h"
+
+/* Returned inside the engine when a period was closed under a running
+ * follow: everything is rebuilt from the state, as after a restart. */
+#define SR__RESTART 1
+
+/* ---- Output files (follow_out.c) ---- */
+
+struct sr__fout {
+	char name[40];
+	const char *header; /* written first into a new file */
+	int fd;             /* -1: not open */
+	uint64_t committed; /* size at the last commit */
+	uint64_t size;      /* bytes written or buffered */
+	struct sr_buf buf;  /* rows not yet written; they end at size */
+	bool known;         /* the state has a committed size for it */
+	bool dirty;         /* written since the last fsync */
+	bool created;       /* created since the last commit */
+};
+
+/* The outputs of one period; month is year * 12 + month - 1. */
+struct sr__fperiod {
+	int64_t month;
+	struct sr_period period;
+	struct sr_rowfmt fmt; /* rated rows of this period */
+	struct sr__fout rated, rejects;
+	bool closed;  /* closed in the state: records are period_closed */
+	bool touched; /* rated or counted since the last commit */
+};
+
+struct sr__known_out {
+	char name[40];
+	uint64_t size;
+};
+
+struct sr__fouts {
+	char *dir;
+	const struct sr_catalog *cat;
+	struct sr__fperiod **p; /* stable pointers */
+	size_t n, cap;
+	struct sr__fperiod *last;
+	struct sr__fout unknown; /* rejects-unknown.csv */
+	struct sr__known_out *known;
+	size_t nknown;
+	uint64_t buffered; /* bytes in every buf */
+	unsigned nopen;    /* open descriptors */
+};
+
+int sr__fouts_init(struct sr__fouts *o, const char *dir,
+                   const struct sr_catalog *cat);
+void sr__fouts_finish(struct sr__fouts *o);
+/* Cut every output back to its committed size; remove uncommitted ones. */
+int sr__fouts_recover(struct sr__fouts *o, struct sr__state *st,
+                      struct sr_run_error *err);
+/* The outputs of month, created on first use (then whether the state has
+ * it closed is read); NULL when out of memory or the state fails. */
+struct sr__fperiod *sr__fouts_period(struct sr__fouts *o, struct sr__state *st,
+                                     int64_t month);
+/* Make f ready to take rows: open or create it (writing its header). */
+int sr__fout_ready(struct sr__fouts *o, struct sr__fout *f);
+/* Account for bytes just appended to f->buf. */
+static inline void sr__fout_added(struct sr__fouts *o, struct sr__fout *f,
+                                  size_t before)
+{
+	f->size += f->buf.len - before;
+	o->buffered += f->buf.len - before;
+}
+/* Write every buffer out; then fsync what changed (and the directory). */
+int sr__fouts_write(struct sr__fouts *o, struct sr_run_error *err);
+int sr__fouts_sync(struct sr__fouts *o, struct sr_run_error *err);
+/* Put the sizes that changed into the state's open transaction. */
+int sr__fouts_save(struct sr__fouts *o, struct sr__state *st);
+/* The transaction committed: sizes are now the committed ones. */
+void sr__fouts_committed(struct sr__fouts *o);
+
+/* ---- Inputs (follow_input.c) ---- */
+
+enum sr__phase {
+	SR_PHASE_HEADER,  /* the content's header is not read yet */
+	SR_PHASE_RECORDS, /* rating records */
+	SR_PHASE_BAD,     /* header refused: skip until the content changes */
+};
+
+struct sr__input {
+	char *path;          /* where the content is (file, or dir/name) */
+	int dir;             /* index of its followed directory, -1: a file */
+	struct sr_buf field; /* path as a rejects.csv field */
+	int fd;              /* -1: not open (missing) */
+	struct sr__ident id; /* current content; fp is computed at commit */
+	char head[SR_FP_MAX];
+	uint32_t head_len; /* first bytes of the content, for fp */
+	uint64_t off;      /* first byte not yet rated */
+	uint64_t line;     /* line number of the record at off */
+	uint64_t read_off; /* offset of the next read: off + buf.len */
+	struct sr_buf buf; /* bytes read, not yet rated; start at off */
+	enum sr__phase phase;
+	struct sr_header header;
+	bool finishing;   /* old content of a rotated file: to its end, then
+	                   * switch to what the path holds */
+	bool dirty;       /* progress to save at the next commit */
+	bool gone;        /* to forget at the next commit */
+	char *old_key;    /* a previous path to forget (renamed) */
+	uint64_t hdr_end; /* where the records start */
+};
+
+/* A followed directory. */
+struct sr__dirw {
+	char *path;
+	int wd;      /* inotify watch, -1 */
+	bool rescan; /* entries may have changed */
+};
+
+struct sr__follow;
+
+/* Make the inputs of every configured path, resuming from the state. */
+int sr__inputs_setup(struct sr__follow *f);
+void sr__inputs_finish(struct sr__follow *f);
+/* Read and rate what input i has; check rotation when it has nothing.
+ * *progress is set when bytes were rated. */
+int sr__input_pump(struct sr__follow *f, size_t i, bool *progress);
+/* Look for new files in the followed directories that need it. */
+int sr__dirs_scan(struct sr__follow *f, bool all);
+/* Save the progress of dirty inputs into the open transaction. */
+int sr__inputs_save(struct sr__follow *f);
+/* After a commit: drop the inputs that are gone. */
+void sr__inputs_prune(struct sr__follow *f);
+
+/* ---- Records (follow_rate.c) ---- */
+
+/* A record as a decoder gives it. */
+struct sr__record {
+	enum sr_split kind;
+	enum sr_reason why; /* parse result of a SR_SPLIT_RECORD */
+	struct sr_session s;
+	const char *raw;
+	uint32_t raw_len;
+	uint32_t consumed;
+	uint32_t lines;
+};
+
+/*
+ * A decoder turns an input's bytes into records. begin() reads what comes
+ * before the records (a CSV header): 0 with *consumed and *lines, 1 when
+ * it needs more bytes, or SR_EHEADER with a message. next() gives one
+ * record, or SR_SPLIT_MORE. Both may keep state in the input.
+ */
+struct sr__decoder {
+	int (*begin)(struct sr__follow *f, struct sr__input *in, const char *p,
+	             size_t n, size_t *consumed, uint64_t *lines, char *msg,
+	             size_t msgcap);
+	void (*next)(struct sr__follow *f, struct sr__input *in, const char *p,
+	             size_t n, bool eof, struct sr__record *r);
+};
+
+extern const struct sr__decoder sr__csv_decoder;
+
+/* A ledger change not yet committed, keyed by period, subscriber, item. */
+struct sr__delta {
+	int64_t month;
+	uint32_t subscriber;
+	uint32_t kind; /* enum sr_ledger_kind */
+	const void *item;
+	int64_t sessions;
+	unsigned __int128 count;
+};
+
+struct sr__deltas {
+	struct sr__delta *e;
+	size_t n, cap;
+	uint32_t *index; /* entry + 1 per slot; 0: empty */
+	size_t mask;
+};
+
+/* Rate the records in [p, p + n) of input in; *used receives the bytes
+ * consumed (whole records only, unless eof). */
+int sr__rate_bytes(struct sr__follow *f, struct sr__input *in, const char *p,
+                   size_t n, bool eof, size_t *used);
+/* Put the deltas and the new duplicate keys into the open transaction. */
+int sr__rate_save(struct sr__follow *f);
+/* After a commit: forget the saved deltas and keys. */
+void sr__rate_committed(struct sr__follow *f);
+/* Load the committed duplicate keys into memory. */
+int sr__rate_load(struct sr__follow *f);
+void sr__rate_finish(struct sr__follow *f);
+
+/* ---- The follower (follow.c) ---- */
+
+struct sr__follow {
+	const struct sr_follow_config *cfg;
+	struct sr_follow_stats *stats;
+	struct sr_run_error *err;
+	struct sr_catalog *cat;
+	struct sr__state *state;
+	const struct sr__decoder *dec;
+	struct sr__fouts outs;
+
+	struct sr__input **in;
+	size_t nin, incap;
+	struct sr__dirw *dirs;
+	size_t ndirs;
+	int ino_fd; /* inotify, -1 */
+
+	struct sr_dedup dedup;
+	size_t dedup_used;
+	uint64_t dedup_pos;
+	struct sr_key128 *keys; /* claimed since the last commit */
+	size_t nkeys, keys_cap;
+	struct sr__deltas deltas;
+
+	struct sr_str *fields;
+	char *scratch;
+	bool pending; /* something to commit */
+};
+
+/* Report an event to the caller, printf-style message. */
+void sr__follow_event(struct sr__follow *f, enum sr_follow_event ev,
+                      const char *path, uint64_t line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Fill f->err and return code. */
+int sr__follow_fail(struct sr__follow *f, int code, const char *path,
+                    uint64_t line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Commit when one is due (time or buffered bytes). */
+int sr__follow_maybe_commit(struct sr__follow *f);
+
+#endif

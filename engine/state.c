@@ -1,0 +1,478 @@
+/*
+ * The follow state in LMDB. One named database per kind of fact, all
+ * written in the one transaction of a commit:
+ *
+ *   db       key                                  value
+ *   meta     name                                 bytes
+ *   inputs   path                                 u64 dev, u64 ino, u64 fp,
+ *                                                 u32 fp_len, u64 off,
+ *                                                 u64 line
+ *   outputs  file name                            u64 committed size
+ *   keys     be64 block number                    16-byte keys (lo, hi)
+ *   ledger   period 00 subscriber 00 kind item    i64 sessions, u128 count
+ *   closed   period                               u8 1
+ *
+ * Numbers in values are little-endian. Duplicate keys are appended in one
+ * block per commit (MDB_APPEND, no B-tree search per key): the set is read
+ * whole at start into memory, where the membership tests happen. Ledger
+ * keys use 0x00 between parts, which no id holds.
+ */
+#include <lmdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog_rows.h"
+#include "catalog_store.h"
+#include "state.h"
+#include "streamrate/error.h"
+
+#ifndef SR_STATE_MAPSIZE
+#define SR_STATE_MAPSIZE (64ull << 30)
+#endif
+
+enum { DB_META, DB_INPUTS, DB_OUTPUTS, DB_KEYS, DB_LEDGER, DB_CLOSED, NDB };
+
+static const char *const db_names[NDB] = {"meta", "inputs", "outputs",
+                                          "keys", "ledger", "closed"};
+
+struct sr__state {
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi[NDB];
+};
+
+static int create_dbs(struct sr__state *s)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	for (int i = 0; i < NDB && !rc; i++)
+		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i]);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return sr__lmdb_err(rc);
+	}
+	return sr__lmdb_err(mdb_txn_commit(txn));
+}
+
+int sr__state_open(const char *dir, struct sr__state **out)
+{
+	struct sr__state *s = calloc(1, sizeof(*s));
+	if (!s)
+		return SR_ENOMEM;
+	int err = sr__mkdirs(dir);
+	if (err)
+		goto err_free;
+	int rc = mdb_env_create(&s->env);
+	if (rc) {
+		err = sr__lmdb_err(rc);
+		goto err_free;
+	}
+	rc = mdb_env_set_mapsize(s->env, SR_STATE_MAPSIZE);
+	if (!rc)
+		rc = mdb_env_set_maxdbs(s->env, NDB + 2);
+	if (!rc)
+		rc = mdb_env_open(s->env, dir, 0, 0664);
+	err = rc ? sr__lmdb_err(rc) : create_dbs(s);
+	if (err)
+		goto err_env;
+	*out = s;
+	return 0;
+err_env:
+	mdb_env_close(s->env);
+err_free:
+	free(s);
+	return err;
+}
+
+void sr__state_close(struct sr__state *s)
+{
+	if (!s)
+		return;
+	sr__state_abort(s);
+	mdb_env_close(s->env);
+	free(s);
+}
+
+int sr__state_begin(struct sr__state *s, bool write)
+{
+	sr__state_abort(s);
+	return sr__lmdb_err(
+	    mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &s->txn));
+}
+
+int sr__state_commit(struct sr__state *s)
+{
+	int rc = mdb_txn_commit(s->txn);
+	s->txn = NULL;
+	return sr__lmdb_err(rc);
+}
+
+void sr__state_abort(struct sr__state *s)
+{
+	if (s->txn)
+		mdb_txn_abort(s->txn);
+	s->txn = NULL;
+}
+
+/* ---- Little-endian packing ---- */
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static MDB_val cstr_val(const char *s)
+{
+	return (MDB_val){strlen(s), (void *)s};
+}
+
+static int get(struct sr__state *s, int db, MDB_val *k, MDB_val *v)
+{
+	int rc = mdb_get(s->txn, s->dbi[db], k, v);
+	return rc == MDB_NOTFOUND ? SR_ENOTFOUND : sr__lmdb_err(rc);
+}
+
+static int put(struct sr__state *s, int db, MDB_val *k, void *p, size_t n,
+               unsigned flags)
+{
+	MDB_val v = {n, p};
+	if (k->mv_size == 0 || k->mv_size > 511)
+		return SR_EINVAL;
+	return sr__lmdb_err(mdb_put(s->txn, s->dbi[db], k, &v, flags));
+}
+
+/* Call fn(ctx, key, value) for every entry of db whose key starts with
+ * prefix (all when plen is 0), in key order. */
+typedef int (*entry_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
+
+static int each(struct sr__state *s, int db, const void *prefix, size_t plen,
+                entry_fn fn, void *ctx)
+{
+	MDB_cursor *cur;
+	MDB_val k = {plen, (void *)prefix}, v;
+	int rc = mdb_cursor_open(s->txn, s->dbi[db], &cur);
+	if (rc)
+		return sr__lmdb_err(rc);
+	int err = 0;
+	rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+	for (; !rc && !err; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
+			break;
+		err = fn(ctx, &k, &v);
+	}
+	mdb_cursor_close(cur);
+	if (!err && rc && rc != MDB_NOTFOUND)
+		err = sr__lmdb_err(rc);
+	return err;
+}
+
+/* ---- Meta ---- */
+
+int sr__state_meta_get(struct sr__state *s, const char *key, struct sr_str *val)
+{
+	MDB_val k = cstr_val(key), v;
+	int err = get(s, DB_META, &k, &v);
+	if (!err)
+		*val = (struct sr_str){v.mv_data, (uint32_t)v.mv_size};
+	return err;
+}
+
+int sr__state_meta_put(struct sr__state *s, const char *key, struct sr_str val)
+{
+	MDB_val k = cstr_val(key);
+	return put(s, DB_META, &k, (void *)val.ptr, val.len, 0);
+}
+
+/* ---- Inputs ---- */
+
+#define INPUT_SIZE 44
+
+static void pack_input(unsigned char *p, const struct sr__input_state *in)
+{
+	put64(p, in->id.dev);
+	put64(p + 8, in->id.ino);
+	put64(p + 16, in->id.fp);
+	put32(p + 24, in->id.fp_len);
+	put64(p + 28, in->off);
+	put64(p + 36, in->line);
+}
+
+static int unpack_input(const MDB_val *v, struct sr__input_state *in)
+{
+	const unsigned char *p = v->mv_data;
+	if (v->mv_size != INPUT_SIZE)
+		return SR_ELMDB;
+	in->id.dev = get64(p);
+	in->id.ino = get64(p + 8);
+	in->id.fp = get64(p + 16);
+	in->id.fp_len = (uint32_t)(get64(p + 24) & 0xFFFFFFFFu);
+	in->off = get64(p + 28);
+	in->line = get64(p + 36);
+	return 0;
+}
+
+int sr__state_input_get(struct sr__state *s, const char *path,
+                        struct sr__input_state *in)
+{
+	MDB_val k = cstr_val(path), v;
+	int err = get(s, DB_INPUTS, &k, &v);
+	return err ? err : unpack_input(&v, in);
+}
+
+int sr__state_input_put(struct sr__state *s, const char *path,
+                        const struct sr__input_state *in)
+{
+	unsigned char p[INPUT_SIZE];
+	MDB_val k = cstr_val(path);
+	pack_input(p, in);
+	return put(s, DB_INPUTS, &k, p, INPUT_SIZE, 0);
+}
+
+int sr__state_input_del(struct sr__state *s, const char *path)
+{
+	MDB_val k = cstr_val(path);
+	int rc = mdb_del(s->txn, s->dbi[DB_INPUTS], &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : sr__lmdb_err(rc);
+}
+
+struct input_walk {
+	sr__state_input_fn fn;
+	void *ctx;
+};
+
+static int on_input(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct input_walk *w = ctx;
+	struct sr__input_state in;
+	char path[512];
+	int err = unpack_input(v, &in);
+	if (err || k->mv_size >= sizeof(path))
+		return err ? err : SR_ELMDB;
+	memcpy(path, k->mv_data, k->mv_size);
+	path[k->mv_size] = 0;
+	return w->fn(w->ctx, path, k->mv_size, &in);
+}
+
+int sr__state_inputs_each(struct sr__state *s, sr__state_input_fn fn, void *ctx)
+{
+	struct input_walk w = {fn, ctx};
+	return each(s, DB_INPUTS, NULL, 0, on_input, &w);
+}
+
+/* ---- Outputs ---- */
+
+int sr__state_output_put(struct sr__state *s, const char *name, uint64_t size)
+{
+	unsigned char p[8];
+	MDB_val k = cstr_val(name);
+	put64(p, size);
+	return put(s, DB_OUTPUTS, &k, p, 8, 0);
+}
+
+struct output_walk {
+	sr__state_output_fn fn;
+	void *ctx;
+};
+
+static int on_output(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct output_walk *w = ctx;
+	char name[512];
+	if (v->mv_size != 8 || k->mv_size >= sizeof(name))
+		return SR_ELMDB;
+	memcpy(name, k->mv_data, k->mv_size);
+	name[k->mv_size] = 0;
+	return w->fn(w->ctx, name, k->mv_size, get64(v->mv_data));
+}
+
+int sr__state_outputs_each(struct sr__state *s, sr__state_output_fn fn,
+                           void *ctx)
+{
+	struct output_walk w = {fn, ctx};
+	return each(s, DB_OUTPUTS, NULL, 0, on_output, &w);
+}
+
+/* ---- Duplicate keys ---- */
+
+int sr__state_keys_append(struct sr__state *s, const struct sr_key128 *keys,
+                          size_t n)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	unsigned char be[8];
+	uint64_t next = 0;
+
+	if (!n)
+		return 0;
+	int rc = mdb_cursor_open(s->txn, s->dbi[DB_KEYS], &cur);
+	if (rc)
+		return sr__lmdb_err(rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (!rc && k.mv_size == 8)
+		for (int i = 0; i < 8; i++)
+			next =
+			    next << 8 | ((const unsigned char *)k.mv_data)[i];
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return sr__lmdb_err(rc);
+	next += !rc;
+	for (int i = 0; i < 8; i++)
+		be[i] = (unsigned char)(next >> (8 * (7 - i)));
+	/* Reserve the value and fill it in place: no copy of the block. */
+	k = (MDB_val){8, be};
+	v = (MDB_val){n * 16, NULL};
+	rc = mdb_put(s->txn, s->dbi[DB_KEYS], &k, &v, MDB_APPEND | MDB_RESERVE);
+	if (rc)
+		return sr__lmdb_err(rc);
+	for (size_t i = 0; i < n; i++) {
+		put64((unsigned char *)v.mv_data + 16 * i, keys[i].lo);
+		put64((unsigned char *)v.mv_data + 16 * i + 8, keys[i].hi);
+	}
+	return 0;
+}
+
+struct keys_walk {
+	sr__state_keys_fn fn;
+	void *ctx;
+	struct sr_key128 buf[4096];
+};
+
+static int on_keys(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct keys_walk *w = ctx;
+	const unsigned char *p = v->mv_data;
+	size_t n = v->mv_size / 16;
+	if (v->mv_size % 16)
+		return SR_ELMDB;
+	while (n) {
+		size_t m = n < 4096 ? n : 4096;
+		for (size_t i = 0; i < m; i++)
+			w->buf[i] = (struct sr_key128){get64(p + 16 * i),
+			                               get64(p + 16 * i + 8)};
+		int err = w->fn(w->ctx, w->buf, m);
+		if (err)
+			return err;
+		p += 16 * m;
+		n -= m;
+	}
+	return 0;
+}
+
+int sr__state_keys_each(struct sr__state *s, sr__state_keys_fn fn, void *ctx)
+{
+	struct keys_walk *w = malloc(sizeof(*w));
+	if (!w)
+		return SR_ENOMEM;
+	w->fn = fn;
+	w->ctx = ctx;
+	int err = each(s, DB_KEYS, NULL, 0, on_keys, w);
+	free(w);
+	return err;
+}
+
+/* ---- Closed periods ---- */
+
+int sr__state_closed_get(struct sr__state *s, const char *period)
+{
+	MDB_val k = cstr_val(period), v;
+	return get(s, DB_CLOSED, &k, &v);
+}
+
+int sr__state_closed_put(struct sr__state *s, const char *period)
+{
+	MDB_val k = cstr_val(period);
+	return put(s, DB_CLOSED, &k, "\1", 1, 0);
+}
+
+/* ---- Ledger totals ---- */
+
+/* period 00 subscriber 00 kind item, into key (at least 272 bytes). */
+static size_t ledger_key(unsigned char *key, const char *period,
+                         const struct sr__ledger_key *k)
+{
+	size_t n = 0;
+	memcpy(key, period, 7);
+	n = 7;
+	key[n++] = 0;
+	memcpy(key + n, k->subscriber.ptr, k->subscriber.len);
+	n += k->subscriber.len;
+	key[n++] = 0;
+	key[n++] = (unsigned char)k->kind;
+	memcpy(key + n, k->item.ptr, k->item.len);
+	return n + k->item.len;
+}
+
+int sr__state_ledger_add(struct sr__state *s, const char *period,
+                         const struct sr__ledger_key *k, int64_t sessions,
+                         unsigned __int128 count)
+{
+	unsigned char key[300], val[24] = {0};
+	MDB_val mk = {0, key}, mv;
+	if (k->subscriber.len > 128 || k->item.len > 128)
+		return SR_EINVAL;
+	mk.mv_size = ledger_key(key, period, k);
+	int err = get(s, DB_LEDGER, &mk, &mv);
+	if (err && err != SR_ENOTFOUND)
+		return err;
+	if (!err) {
+		if (mv.mv_size != 24)
+			return SR_ELMDB;
+		memcpy(val, mv.mv_data, 24);
+	}
+	const unsigned char *p = val;
+	sessions += (int64_t)get64(p);
+	count += (unsigned __int128)get64(p + 16) << 64 | get64(p + 8);
+	put64(val, (uint64_t)sessions);
+	put64(val + 8, (uint64_t)count);
+	put64(val + 16, (uint64_t)(count >> 64));
+	return put(s, DB_LEDGER, &mk, val, 24, 0);
+}
+
+struct ledger_walk {
+	sr__state_ledger_fn fn;
+	void *ctx;
+};
+
+static int on_ledger(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct ledger_walk *w = ctx;
+	const unsigned char *p = k->mv_data, *end = p + k->mv_size;
+	const unsigned char *sub = p + 8,
+	                    *z = memchr(sub, 0, (size_t)(end - sub));
+	if (v->mv_size != 24 || k->mv_size < 10 || !z || end - z < 2)
+		return SR_ELMDB;
+	struct sr__ledger_key key = {
+	    .subscriber = {(const char *)sub, (uint32_t)(z - sub)},
+	    .kind = z[1],
+	    .item = {(const char *)z + 2, (uint32_t)(end - z - 2)},
+	};
+	const unsigned char *q = v->mv_data;
+	unsigned __int128 count =
+	    (unsigned __int128)get64(q + 16) << 64 | get64(q + 8);
+	return w->fn(w->ctx, &key, (int64_t)get64(q), count);
+}
+
+int sr__state_ledger_each(struct sr__state *s, const char *period,
+                          sr__state_ledger_fn fn, void *ctx)
+{
+	struct ledger_walk w = {fn, ctx};
+	unsigned char prefix[8];
+	memcpy(prefix, period, 7);
+	prefix[7] = 0;
+	return each(s, DB_LEDGER, prefix, 8, on_ledger, &w);
+}
