@@ -145,6 +145,21 @@ struct item {
 	struct sr_rated rated;
 };
 
+/* Unquoted ids cannot hold a comma or a quote (and valid ids hold no CR
+ * or LF): tell the row writer it may copy them as they are. */
+static uint8_t plain_ids(const struct sr_header *h, uint64_t quoted)
+{
+	static const int cols[3] = {SR_COL_SESSION_ID, SR_COL_SUBSCRIBER_ID,
+				    SR_COL_CONTENT_ID};
+	uint8_t plain = 0;
+	for (int k = 0; k < 3; k++) {
+		int32_t f = h->field[cols[k]];
+		if (f < 63 && !(quoted >> f & 1))
+			plain |= (uint8_t)(1u << k);
+	}
+	return plain;
+}
+
 /* Pass 1: split, parse, check the period, prefetch for the claim. */
 static size_t split_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 			  struct item *batch, size_t *off, uint32_t *line)
@@ -168,6 +183,7 @@ static size_t split_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 		if (it->kind != SR_SPLIT_RECORD)
 			continue;
 		it->why = sr_session_parse(c->header, ctx->fields, &it->s);
+		it->s.plain = plain_ids(c->header, it->rec.quoted);
 		if (!it->why && !sr_period_holds(ctx->period, it->s.start))
 			it->why = SR_REASON_OTHER_PERIOD;
 		if (it->why)

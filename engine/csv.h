@@ -31,6 +31,9 @@ struct sr_csv_record {
 	uint32_t consumed; /* bytes to advance past the record's line end */
 	uint32_t lines;    /* physical lines consumed (1 + inner LFs) */
 	uint32_t nfields;
+	/* Bit i set: field i was quoted (only quoted fields can hold a comma
+	 * or a quote); fields past 63 count as quoted. */
+	uint64_t quoted;
 };
 
 /*

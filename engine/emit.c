@@ -284,6 +284,16 @@ static const char pairs[] =
 	"34353637383940414243444546474849505152535455565758596061626364656667"
 	"6869707172737475767778798081828384858687888990919293949596979899";
 
+/* An id from the input and a comma; plain ids need no look. */
+static void put_id(struct sr_buf *b, struct sr_str s, int plain)
+{
+	if (plain)
+		sr__buf_put(b, s.ptr, s.len);
+	else
+		sr__csv_field(b, s.ptr, s.len);
+	b->data[b->len++] = ',';
+}
+
 /* "YYYY-MM-DDTHH:MM:SSZ," of an instant of the period: the day from the
  * period's table, the time by digit pairs. */
 static void put_start(struct sr_buf *b, const struct sr_rowfmt *f,
@@ -313,12 +323,9 @@ int sr__emit_rated(struct sr_buf *b, const struct sr_rowfmt *f,
 	if (err)
 		return err;
 
-	put_str(b, s->session_id);
-	sr__buf_put(b, ",", 1);
-	put_str(b, s->subscriber_id);
-	sr__buf_put(b, ",", 1);
-	put_str(b, s->content_id);
-	sr__buf_put(b, ",", 1);
+	put_id(b, s->session_id, s->plain & 1);
+	put_id(b, s->subscriber_id, s->plain & 2);
+	put_id(b, s->content_id, s->plain & 4);
 	put_start(b, f, s->start);
 	sr__buf_put(b, f->period->text, 7);
 	sr__buf_put(b, ",", 1);

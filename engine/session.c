@@ -138,6 +138,7 @@ enum sr_reason sr_session_parse(const struct sr_header *h,
 				const struct sr_str *fields,
 				struct sr_session *s)
 {
+	s->plain = 0;
 	for (int k = 0; k < SR_COL_REQUIRED; k++) {
 		int c = h->check_order[k];
 		if (!parse_column(c, fields[h->field[c]], s))

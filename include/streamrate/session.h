@@ -88,6 +88,10 @@ struct sr_session {
 	uint32_t duration_s;
 	uint64_t bytes;
 	uint8_t quality; /* enum sr_quality, never SR_QUALITY_ANY */
+	/* Set by callers that know it (0: unknown): bit 0, 1, 2 when
+	 * session_id, subscriber_id, content_id hold no comma or quote, so a
+	 * CSV writer may copy them without looking. */
+	uint8_t plain;
 };
 
 /*
