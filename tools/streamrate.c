@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "commands.h"
 
@@ -33,6 +34,14 @@ int main(int argc, char **argv)
 	/* A file-size limit must fail a write with EFBIG, reported with the
 	 * file's name, instead of killing the process mid-output. */
 	signal(SIGXFSZ, SIG_IGN);
+	/* rate checks every input's header before rating any, so it holds
+	 * one descriptor per file: allow as many as the system lets us. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+	    nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return SR_EXIT_USAGE;
