@@ -6,7 +6,9 @@
  * the end. This file holds the sequential flow; how records are spread
  * over cores lives in the pipeline.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -356,12 +358,44 @@ static int write_summary(struct run *r, uint32_t ncurrencies)
 static const char *const out_names[OUT_COUNT] = {
 	"rated.csv", "rejects.csv", NULL, NULL, "summary.json"};
 
+/*
+ * A run killed before its rename leaves ".NAME.tmp.PID" files behind; the
+ * previous outputs are intact, but the debris would pile up. Remove the
+ * temporary files of our outputs whose process is gone.
+ */
+static void remove_stale(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		const char *tmp = strstr(e->d_name, ".tmp.");
+		if (e->d_name[0] != '.' || !tmp)
+			continue;
+		char *end;
+		long pid = strtol(tmp + 5, &end, 10);
+		if (*end || pid <= 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue; /* alive, or not ours to judge */
+		bool ours = !strncmp(e->d_name, ".rated.csv.", 11) ||
+			    !strncmp(e->d_name, ".rejects.csv.", 13) ||
+			    !strncmp(e->d_name, ".summary.json.", 14) ||
+			    !strncmp(e->d_name, ".invoices-", 10);
+		if (ours)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
 static int open_outputs(struct run *r)
 {
 	char name[64];
 	int err = mkdir(r->cfg->out, 0755) < 0 && errno != EEXIST ? -errno : 0;
 	if (err)
 		return fail(r, err, r->cfg->out, 0, "%s", strerror(-err));
+	remove_stale(r->cfg->out);
 	for (int i = 0; i < OUT_COUNT; i++) {
 		const char *n = out_names[i];
 		if (!n) {

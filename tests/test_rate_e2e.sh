@@ -136,6 +136,14 @@ for f in $outs summary.json; do
 	cmp -s "$tmp/keep/$f" "$tmp/w1/out/$f" || bad "killed run changed $f"
 done
 ok
+# The next run cleans the killed run's temporary files away.
+rate w1 "$tmp/w1/out"
+if ls -A "$tmp/w1/out" | grep -q '\.tmp\.'; then
+	bad "stale temporary files left: $(ls -A "$tmp/w1/out")"
+else
+	ok
+fi
+same_outputs "$tmp/w1/out" "$tmp/w1/ref" "after a killed run"
 
 echo "rate e2e: $pass passed, $failed failed"
 [ "$failed" -eq 0 ]
