@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -166,6 +167,7 @@ static int content_start(struct sr__input *in, int fd)
 		set_ident(in, &st);
 	}
 	in->head_len = 0;
+	in->hdr_end = 0;
 	in->off = in->read_off = 0;
 	in->line = 1;
 	in->buf.len = 0;
@@ -277,7 +279,8 @@ static void found_clear(struct found *c)
 /* Is file name of dir the old content id (at least off bytes long)? An
  * inode match wins; among fingerprint matches (copies) the newest. */
 static void consider(int dfd, const char *name, const struct sr__ident *id,
-                     uint64_t off, uint64_t skip_ino, struct found *best)
+                     uint64_t off, uint64_t skip_ino, int64_t newer_than,
+                     struct found *best)
 {
 	struct stat st;
 	if (fstatat(dfd, name, &st, 0) < 0 || !S_ISREG(st.st_mode) ||
@@ -289,8 +292,8 @@ static void consider(int dfd, const char *name, const struct sr__ident *id,
 	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	if ((uint64_t)st.st_ino == skip_ino || best->by_inode)
 		return;
-	if (!inode &&
-	    (!id->fp_len || (best->fd >= 0 && mtime <= best->mtime_ns)))
+	if (!inode && (!id->fp_len || mtime < newer_than ||
+	               (best->fd >= 0 && mtime <= best->mtime_ns)))
 		return;
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -315,7 +318,7 @@ static char *dir_of(const char *path)
 
 /* Search the directory of path for the old content id. */
 static int find_old(const char *path, const struct sr__ident *id, uint64_t off,
-                    uint64_t skip_ino, struct found *best)
+                    uint64_t skip_ino, int64_t newer_than, struct found *best)
 {
 	*best = (struct found){.fd = -1};
 	char *dir = dir_of(path);
@@ -327,7 +330,8 @@ static int find_old(const char *path, const struct sr__ident *id, uint64_t off,
 	}
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			consider(dirfd(d), e->d_name, id, off, skip_ino, best);
+			consider(dirfd(d), e->d_name, id, off, skip_ino,
+			         newer_than, best);
 	closedir(d);
 	if (best->name) {
 		size_t n = strlen(dir) + strlen(best->name) + 2;
@@ -365,6 +369,26 @@ static bool still_there(const char *path, const struct sr__input_state *st,
 	return false;
 }
 
+/* Resume in from old, where its committed content st was found. */
+static int recover_from(struct sr__follow *f, struct sr__input *in,
+                        const struct sr__input_state *st, struct found *old)
+{
+	int err = 0;
+	if (in->dir >= 0 && !find_path(f, old->name)) {
+		/* In a followed directory: the file goes on under its new
+		 * name; the old name, if it exists again, is a new file. */
+		in->old_key = strdup(in->path);
+		err = in->old_key ? set_path(in, old->name) : SR_ENOMEM;
+	}
+	if (!err)
+		err = content_resume(f, in, old->fd, st);
+	in->finishing = in->dir < 0;
+	in->dirty = true;
+	old->fd = -1;
+	found_clear(old);
+	return err;
+}
+
 /* The committed content of in is not at its path any more: find it. */
 static int recover_moved(struct sr__follow *f, struct sr__input *in,
                          const struct sr__input_state *st)
@@ -372,41 +396,60 @@ static int recover_moved(struct sr__follow *f, struct sr__input *in,
 	struct stat now;
 	struct found old;
 	uint64_t skip = stat(in->path, &now) == 0 ? (uint64_t)now.st_ino : 0;
-	int err = find_old(in->path, &st->id, st->off, skip, &old);
+	/* In a followed directory, only a rename keeps progress: a copy is
+	 * a file of its own. */
+	int64_t copies = in->dir >= 0 ? INT64_MAX : INT64_MIN;
+	int err = find_old(in->path, &st->id, st->off, skip, copies, &old);
 	if (err)
 		return err;
-	if (old.fd < 0) {
-		sr__follow_event(f, SR_FOLLOW_LOST, in->path, st->line,
-		                 "the content rated up to byte %llu is gone; "
-		                 "what followed it was not rated",
-		                 (unsigned long long)st->off);
-		return 1;
-	}
-	if (in->dir >= 0 && !find_path(f, old.name)) {
-		/* In a followed directory: the file goes on under its new
-		 * name; the old name, if it exists again, is a new file. */
-		in->old_key = strdup(in->path);
-		err = in->old_key ? set_path(in, old.name) : SR_ENOMEM;
-	}
-	if (!err)
-		err = content_resume(f, in, old.fd, st);
-	in->finishing = in->dir < 0;
-	in->dirty = true;
-	old.fd = -1;
-	found_clear(&old);
-	return err;
+	if (old.fd >= 0)
+		return recover_from(f, in, st, &old);
+	sr__follow_event(f, SR_FOLLOW_LOST, in->path, st->line,
+	                 "the content rated up to byte %llu is gone; what "
+	                 "followed it was not rated",
+	                 (unsigned long long)st->off);
+	return 1;
+}
+
+/*
+ * The path still starts with the committed bytes, but if they were only
+ * the header, the file at the path may be the next one copy-truncate
+ * left, and the committed content lives on in a copy: one made since the
+ * commit, longer than what was rated. A followed file only.
+ */
+static int header_only_copy(struct sr__follow *f, struct sr__input *in, int fd,
+                            const struct sr__input_state *st,
+                            struct found *copy)
+{
+	struct stat now;
+	*copy = (struct found){.fd = -1};
+	if (in->dir >= 0 || st->id.fp_len >= SR_FP_MAX || fstat(fd, &now) < 0)
+		return 0;
+	in->fd = fd;
+	int64_t end = header_end(f, in);
+	in->fd = -1;
+	if (end < 0 || (uint64_t)end < st->off)
+		return 0;
+	return find_old(in->path, &st->id, st->off + 1, (uint64_t)now.st_ino,
+	                st->time_ns, copy);
 }
 
 /* Resume in from its committed state st (0), or start it fresh (1). */
 static int input_recover(struct sr__follow *f, struct sr__input *in,
                          const struct sr__input_state *st)
 {
+	struct found copy;
 	int fd;
 	if (!st->id.fp_len && !st->off)
 		return 1;
-	if (still_there(in->path, st, &fd))
-		return content_resume(f, in, fd, st);
-	return recover_moved(f, in, st);
+	if (!still_there(in->path, st, &fd))
+		return recover_moved(f, in, st);
+	int err = header_only_copy(f, in, fd, st, &copy);
+	if (err || copy.fd >= 0) {
+		close(fd);
+		return err ? err : recover_from(f, in, st, &copy);
+	}
+	return content_resume(f, in, fd, st);
 }
 
 static int start_fresh(struct sr__input *in)
@@ -532,26 +575,6 @@ static struct sr__input *same_inode(struct sr__follow *f, int d,
 	return NULL;
 }
 
-/* Does the file at fd start like a followed file of d, beyond its header?
- * Then it is a copy made for copy-truncate: its content is followed
- * already, and it takes over when the original is cut back. */
-static bool is_copy(struct sr__follow *f, int d, int fd, uint64_t size)
-{
-	char head[SR_FP_MAX];
-	for (size_t i = 0; i < f->nin; i++) {
-		struct sr__input *in = f->in[i];
-		if (in->dir != d || in->gone || in->phase != SR_PHASE_RECORDS)
-			continue;
-		size_t n = in->head_len < size ? in->head_len : (size_t)size;
-		if (n <= in->hdr_end)
-			continue;
-		if (pread_full(fd, head, n, 0) == (ssize_t)n &&
-		    !memcmp(head, in->head, n))
-			return true;
-	}
-	return false;
-}
-
 static int scan_one(struct sr__follow *f, int d, const char *path)
 {
 	struct stat st;
@@ -565,14 +588,6 @@ static int scan_one(struct sr__follow *f, int d, const char *path)
 		moved->dirty = true;
 		return moved->old_key ? set_path(moved, path) : SR_ENOMEM;
 	}
-	int fd = open_path(path);
-	if (fd < 0)
-		return 0;
-	if (is_copy(f, d, fd, (uint64_t)st.st_size)) {
-		close(fd);
-		return 0;
-	}
-	close(fd);
 	sr__follow_event(f, SR_FOLLOW_NEW_FILE, path, 0, "following");
 	return add_file(f, path, d);
 }
@@ -601,13 +616,20 @@ static int scan_dir(struct sr__follow *f, int d)
 
 int sr__dirs_scan(struct sr__follow *f, bool all)
 {
-	int err = 0;
+	bool any = false;
+	for (size_t d = 0; d < f->ndirs; d++)
+		any |= all || f->dirs[d].rescan;
+	if (!any)
+		return 0;
+	/* New files look up their committed progress. */
+	int err = sr__state_begin(f->state, false);
 	for (size_t d = 0; d < f->ndirs && !err; d++) {
 		if (!all && !f->dirs[d].rescan)
 			continue;
 		f->dirs[d].rescan = false;
 		err = scan_dir(f, (int)d);
 	}
+	sr__state_abort(f->state);
 	return err;
 }
 
@@ -716,11 +738,20 @@ static int finish_and_switch(struct sr__follow *f, struct sr__input *in)
 static int truncated(struct sr__follow *f, struct sr__input *in)
 {
 	struct found copy;
+	if (in->dir >= 0) {
+		/* In a followed directory a copy is a file of its own, rated
+		 * as any other (what was rated here is duplicate there). */
+		sr__follow_event(f, SR_FOLLOW_TRUNCATED, in->path, 0,
+		                 "cut back; new content from its start");
+		in->buf.len = 0;
+		return content_start(in, in->fd);
+	}
 	struct sr__ident id = in->id;
 	id.fp_len =
 	    in->head_len < in->read_off ? in->head_len : (uint32_t)in->read_off;
 	id.fp = fingerprint(in->head, id.fp_len);
-	int err = find_old(in->path, &id, in->read_off, in->id.ino, &copy);
+	int err =
+	    find_old(in->path, &id, in->read_off, in->id.ino, INT64_MIN, &copy);
 	if (err)
 		return err;
 	sr__follow_event(f, SR_FOLLOW_TRUNCATED, in->path, 0,
@@ -731,7 +762,6 @@ static int truncated(struct sr__follow *f, struct sr__input *in)
 	if (copy.fd < 0) {
 		err = consume(f, in, true);
 		in->buf.len = 0;
-		found_clear(&copy);
 		return err ? err : content_start(in, in->fd);
 	}
 	int same = in->fd;
@@ -740,24 +770,15 @@ static int truncated(struct sr__follow *f, struct sr__input *in)
 	copy.fd = -1;
 	if (fstat(in->fd, &cs) == 0)
 		set_ident(in, &cs);
-	if (in->dir < 0) {
-		err = finish_and_switch(f, in);
-		close(same);
-	} else {
-		/* In a directory, the copy carries on; the path is new. */
-		in->old_key = in->old_key ? in->old_key : strdup(in->path);
-		err = set_path(in, copy.name);
-		close(same);
-		in->dirty = f->pending = true;
-		f->dirs[in->dir].rescan = true;
-	}
+	err = finish_and_switch(f, in);
+	close(same);
 	found_clear(&copy);
 	return err;
 }
 
 /* Nothing more to read: has the path moved on to other content? */
 static int check_rotation(struct sr__follow *f, struct sr__input *in,
-                          const struct stat *fs)
+                          const struct stat *fs, bool *progress)
 {
 	struct stat ps;
 	bool moved = stat(in->path, &ps) < 0 ||
@@ -765,6 +786,7 @@ static int check_rotation(struct sr__follow *f, struct sr__input *in,
 	             (uint64_t)ps.st_dev != in->id.dev;
 	if (!moved)
 		return 0;
+	*progress = true;
 	if (in->dir < 0) {
 		sr__follow_event(f, SR_FOLLOW_ROTATED, in->path, 0,
 		                 "new file at this path; the old one was read "
@@ -823,9 +845,11 @@ int sr__input_pump(struct sr__follow *f, size_t i, bool *progress)
 	*progress |= got;
 	if (err || got)
 		return err;
-	if (in->finishing)
+	if (in->finishing) {
+		*progress = true;
 		return finish_and_switch(f, in);
-	return check_rotation(f, in, &fs);
+	}
+	return check_rotation(f, in, &fs, progress);
 }
 
 /* Forget renamed and vanished paths first: a new file may have taken an
@@ -848,14 +872,19 @@ static int forget_paths(struct sr__follow *f)
 
 int sr__inputs_save(struct sr__follow *f)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	int err = forget_paths(f);
 	for (size_t i = 0; i < f->nin && !err; i++) {
 		struct sr__input *in = f->in[i];
 		if (in->gone || !in->dirty)
 			continue;
-		struct sr__input_state st = {
-		    .id = in->id, .off = in->off, .line = in->line};
-		uint64_t n = in->off < in->head_len ? in->off : in->head_len;
+		struct sr__input_state st = {.id = in->id,
+		                             .off = in->off,
+		                             .line = in->line,
+		                             .time_ns = now};
+		uint64_t n = st.off < in->head_len ? st.off : in->head_len;
 		st.id.fp_len = (uint32_t)n;
 		st.id.fp = fingerprint(in->head, (size_t)n);
 		err = sr__state_input_put(f->state, in->path, &st);

@@ -52,6 +52,8 @@ int sr__fouts_init(struct sr__fouts *o, const char *dir,
 
 void sr__fouts_finish(struct sr__fouts *o)
 {
+	if (!o->dir)
+		return; /* never initialised */
 	for (size_t i = 0; i < o->n; i++) {
 		fout_finish(&o->p[i]->rated);
 		fout_finish(&o->p[i]->rejects);

@@ -6,7 +6,7 @@
  *   meta     name                                 bytes
  *   inputs   path                                 u64 dev, u64 ino, u64 fp,
  *                                                 u32 fp_len, u64 off,
- *                                                 u64 line
+ *                                                 u64 line, i64 time
  *   outputs  file name                            u64 committed size
  *   keys     be64 block number                    16-byte keys (lo, hi)
  *   ledger   period 00 subscriber 00 kind item    i64 sessions, u128 count
@@ -109,8 +109,9 @@ int sr__state_commit(struct sr__state *s)
 
 void sr__state_abort(struct sr__state *s)
 {
-	if (s->txn)
-		mdb_txn_abort(s->txn);
+	if (!s || !s->txn)
+		return;
+	mdb_txn_abort(s->txn);
 	s->txn = NULL;
 }
 
@@ -200,7 +201,7 @@ int sr__state_meta_put(struct sr__state *s, const char *key, struct sr_str val)
 
 /* ---- Inputs ---- */
 
-#define INPUT_SIZE 44
+#define INPUT_SIZE 52
 
 static void pack_input(unsigned char *p, const struct sr__input_state *in)
 {
@@ -210,6 +211,7 @@ static void pack_input(unsigned char *p, const struct sr__input_state *in)
 	put32(p + 24, in->id.fp_len);
 	put64(p + 28, in->off);
 	put64(p + 36, in->line);
+	put64(p + 44, (uint64_t)in->time_ns);
 }
 
 static int unpack_input(const MDB_val *v, struct sr__input_state *in)
@@ -223,6 +225,7 @@ static int unpack_input(const MDB_val *v, struct sr__input_state *in)
 	in->id.fp_len = (uint32_t)(get64(p + 24) & 0xFFFFFFFFu);
 	in->off = get64(p + 28);
 	in->line = get64(p + 36);
+	in->time_ns = (int64_t)get64(p + 44);
 	return 0;
 }
 

@@ -34,8 +34,9 @@ struct sr__ident {
 /* An input's committed progress. */
 struct sr__input_state {
 	struct sr__ident id;
-	uint64_t off;  /* first byte not yet rated */
-	uint64_t line; /* line number of the record at off */
+	uint64_t off;    /* first byte not yet rated */
+	uint64_t line;   /* line number of the record at off */
+	int64_t time_ns; /* wall clock of the commit (CLOCK_REALTIME) */
 };
 
 enum sr__ledger_kind_byte {
