@@ -32,6 +32,7 @@
 #include "catalog_rows.h"
 #include "follow.h"
 #include "streamrate/error.h"
+#include "streamrate/nginx.h"
 
 /* Buffered rows past this are written out without waiting for a round. */
 #define SR_WRITE_AT (8u << 20)
@@ -287,6 +288,7 @@ static void teardown(struct session *s)
 	sr_catalog_close(f->cat);
 	free(f->fields);
 	free(f->scratch);
+	free(f->ngx_scratch);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 }
@@ -379,6 +381,12 @@ static int run_session(struct session *s)
 	f->scratch = malloc(SR_SCRATCH_SIZE);
 	if (!f->fields || !f->scratch)
 		return SR_ENOMEM;
+	if (f->cfg->format == SR_FOLLOW_NGINX) {
+		f->dec = &sr__nginx_decoder;
+		f->ngx_scratch = malloc(sizeof(*f->ngx_scratch));
+		if (!f->ngx_scratch)
+			return SR_ENOMEM;
+	}
 	int err = setup(s);
 	if (!err)
 		err = follow_loop(s);
@@ -388,7 +396,9 @@ static int run_session(struct session *s)
 static int check_config(const struct sr_follow_config *cfg,
                         struct sr_run_error *e)
 {
-	if (cfg->db && cfg->state && cfg->out && cfg->npaths)
+	if (cfg->db && cfg->state && cfg->out && cfg->npaths &&
+	    (cfg->format == SR_FOLLOW_CSV ||
+	     (cfg->format == SR_FOLLOW_NGINX && cfg->nginx)))
 		return 0;
 	snprintf(e->msg, sizeof(e->msg),
 	         "--db, --state, --out and a path "

@@ -178,6 +178,7 @@ struct sr__decoder {
 };
 
 extern const struct sr__decoder sr__csv_decoder;
+extern const struct sr__decoder sr__nginx_decoder;
 
 /* A ledger change not yet committed, keyed by period, subscriber, item. */
 struct sr__delta {
@@ -234,7 +235,8 @@ struct sr__follow {
 
 	struct sr_str *fields;
 	char *scratch;
-	bool pending; /* something to commit */
+	struct sr_nginx_scratch *ngx_scratch; /* SR_FOLLOW_NGINX */
+	bool pending;                         /* something to commit */
 };
 
 /* Report an event to the caller, printf-style message. */

@@ -13,6 +13,7 @@
 #  - SIGTERM: exit 0 after a commit; a second follow on a state: refused.
 set -euo pipefail
 bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -276,6 +277,36 @@ wait "$fpid" || true
 code=0
 "${follow[@]}" --state s3 --out o3-other --once live/log.csv 2> err7 || code=$?
 [ "$code" -eq 1 ] && ok || bad "other output directory: exit $code $(cat err7)"
+
+# 8. nginx-rtmp access logs through a mapping (--nginx): the rated rows
+# and invoices of the real capture equal batch `rate` of the same
+# sessions written as CSV (tests/fixtures/nginx-rtmp/expected.csv), with
+# the capture's subscribers and streams added to a generated catalog.
+fx=$here/fixtures/nginx-rtmp
+if [ -f "$fx/access.log" ]; then
+	"$bin" gen --out n --seed 5 --period 2026-11 --subscribers 20 --catalog-only > /dev/null
+	row=$(sed -n 2p n/catalog/content.csv | cut -d, -f2-)
+	for c in news cinema sports; do echo "$c,$row" >> n/catalog/content.csv; done
+	sub=$(sed -n 3p n/catalog/subscriptions.csv | cut -d, -f2,3)
+	for s in 1 2 3 4 5 6 7; do echo "sub00$s,$sub,2026-01-01," >> n/catalog/subscriptions.csv; done
+	"$bin" catalog load --db n/db n/catalog > /dev/null
+	python3 - "$fx/expected.csv" > n/sessions.csv <<'EOF2'
+import csv, sys
+cols = ['session_id', 'subscriber_id', 'content_id', 'start', 'duration_s', 'bytes', 'quality']
+print(','.join(cols))
+for r in csv.DictReader(open(sys.argv[1])):
+    if r['outcome'] == 'session':
+        print(','.join(r[k] for k in cols))
+EOF2
+	"$bin" rate --db n/db --period 2026-11 --out n/b n/sessions.csv
+	cp "$fx/access.log" n/access.log
+	"$bin" follow --db n/db --state n/s --out n/o --once --quiet \
+		--nginx "$fx/streamrate.conf" n/access.log
+	cmp -s n/o/rated-2026-11.csv n/b/rated.csv && ok || bad "nginx: rated rows differ"
+	grep -q "access.log,3,malformed:subscriber_id," n/o/rejects-unknown.csv && ok || bad "nginx: malformed line"
+	"$bin" close --db n/db --state n/s --period 2026-11 --out n/o 2>/dev/null
+	cmp -s n/o/invoices-2026-11.jsonl n/b/invoices-2026-11.jsonl && ok || bad "nginx: invoices differ"
+fi
 
 echo "follow: $pass passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -15,11 +15,12 @@
 #include "commands.h"
 #include "streamrate/error.h"
 #include "streamrate/follow.h"
+#include "streamrate/nginx.h"
 
 static const char usage_text[] =
     "usage: streamrate follow --db DBDIR --state STATEDIR --out OUTDIR\n"
     "                         [--commit-ms N] [--poll-ms N] [--once]\n"
-    "                         [--quiet] PATH...\n"
+    "                         [--nginx MAPPING] [--quiet] PATH...\n"
     "\n"
     "Follow session files and directories (their files, in name order)\n"
     "as they grow, rating each record once it is complete. Rows go to\n"
@@ -33,6 +34,9 @@ static const char usage_text[] =
     "  --commit-ms N   longest time between commits (default 100)\n"
     "  --poll-ms N     re-check paths without events (default 250)\n"
     "  --once          rate what is there now, commit and exit\n"
+    "  --nginx MAPPING the paths are nginx / nginx-rtmp access logs, read\n"
+    "                  through this mapping file (README, \"nginx and\n"
+    "                  nginx-rtmp logs\"); one record per line\n"
     "  --quiet         do not print rotations and new files\n"
     "\n"
     "Exit: 0 done, 1 usage, 2 bad catalog, 3 I/O failure or state busy.\n";
@@ -94,6 +98,22 @@ static int parse_ms(const char *s, unsigned *out)
 	return 0;
 }
 
+/* Compile an nginx mapping file, printing where it is wrong. */
+static int load_mapping(const char *path, struct sr_nginx **out)
+{
+	struct sr_nginx_error e = {0};
+	int err = sr_nginx_load(path, out, &e);
+	if (!err)
+		return 0;
+	if (e.line)
+		fprintf(stderr, "streamrate follow: %s:%u: %s\n", path, e.line,
+		        e.msg);
+	else
+		fprintf(stderr, "streamrate follow: %s: %s\n", path,
+		        e.msg[0] ? e.msg : sr_strerror(err));
+	return -1;
+}
+
 static void report(const struct sr_run_error *e)
 {
 	if (e->line)
@@ -115,10 +135,12 @@ int sr_cmd_follow(int argc, char **argv)
 	    {"poll-ms", required_argument, NULL, 'p'},
 	    {"once", no_argument, NULL, '1'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"nginx", required_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct sr_follow_config cfg = {.stop = &stop, .event = on_event};
+	const char *mapping = NULL;
 	bool quiet = false;
 	int c;
 
@@ -148,6 +170,9 @@ int sr_cmd_follow(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 'n':
+			mapping = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return SR_EXIT_OK;
@@ -160,11 +185,17 @@ int sr_cmd_follow(int argc, char **argv)
 	cfg.paths = (const char *const *)argv + optind;
 	cfg.npaths = (unsigned)(argc - optind);
 	cfg.event_ctx = &quiet;
+	struct sr_nginx *ngx = NULL;
+	if (mapping && load_mapping(mapping, &ngx) < 0)
+		return SR_EXIT_DATA;
+	cfg.format = ngx ? SR_FOLLOW_NGINX : SR_FOLLOW_CSV;
+	cfg.nginx = ngx;
 	catch_signals();
 
 	struct sr_follow_stats st;
 	struct sr_run_error e;
 	int err = sr_follow_run(&cfg, &st, &e);
+	sr_nginx_destroy(ngx);
 	if (err) {
 		report(&e);
 		return exit_code(err);

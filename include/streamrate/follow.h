@@ -28,13 +28,16 @@
 #include "streamrate/run.h"
 
 /*
- * How an input's bytes become session records. Only CSV session files
- * (SPEC section 1) exist today; a log format (e.g. nginx access logs
- * through a configuration) plugs in as another decoder in follow_rate.c.
+ * How an input's bytes become session records: CSV session files (SPEC
+ * section 1, a header per file), or nginx / nginx-rtmp access logs read
+ * through a compiled mapping (include/streamrate/nginx.h, no header).
  */
 enum sr_follow_format {
 	SR_FOLLOW_CSV = 0,
+	SR_FOLLOW_NGINX = 1,
 };
+
+struct sr_nginx;
 
 enum sr_follow_event {
 	SR_FOLLOW_BAD_HEADER, /* file skipped until its content changes */
@@ -68,6 +71,7 @@ struct sr_follow_config {
 	const char *const *paths; /* files or directories to follow */
 	unsigned npaths;
 	enum sr_follow_format format;
+	const struct sr_nginx *nginx; /* SR_FOLLOW_NGINX: the mapping */
 	unsigned commit_ms; /* at most this long between commits; 0: 100 */
 	unsigned poll_ms;   /* re-check paths without events; 0: 250 */
 	/* Rate what is there now, commit and return (catch up, no wait). */
