@@ -133,10 +133,13 @@ static int commit(struct session *s)
 	return 0;
 }
 
-int sr__follow_maybe_commit(struct sr__follow *f)
+int sr__follow_maybe_commit(struct sr__follow *f, bool backlog)
 {
 	struct session *s = (struct session *)f;
-	if (f->pending && now_ns() - s->last_commit >= s->commit_ns)
+	uint64_t every = s->commit_ns;
+	if (backlog && every < SR_BACKLOG_COMMIT_MS * 1000000ull)
+		every = SR_BACKLOG_COMMIT_MS * 1000000ull;
+	if (f->pending && now_ns() - s->last_commit >= every)
 		return commit(s);
 	if (f->outs.buffered > SR_WRITE_AT)
 		return sr__fouts_write(&f->outs, f->err);
@@ -353,7 +356,7 @@ static int round_all(struct session *s, bool *progress)
 	if (!err)
 		err = sr__fouts_write(&f->outs, f->err);
 	if (!err)
-		err = sr__follow_maybe_commit(f);
+		err = sr__follow_maybe_commit(f, false);
 	return err;
 }
 
@@ -378,12 +381,13 @@ static int run_session(struct session *s)
 {
 	struct sr__follow *f = &s->f;
 	f->fields = calloc(SR_FIELDS, sizeof(*f->fields));
-	f->scratch = malloc(SR_SCRATCH_SIZE);
+	f->scratch = malloc((size_t)SR_FOLLOW_BATCH * SR_SCRATCH_SIZE);
 	if (!f->fields || !f->scratch)
 		return SR_ENOMEM;
 	if (f->cfg->format == SR_FOLLOW_NGINX) {
 		f->dec = &sr__nginx_decoder;
-		f->ngx_scratch = malloc(sizeof(*f->ngx_scratch));
+		f->ngx_scratch =
+		    malloc(SR_FOLLOW_BATCH * sizeof(*f->ngx_scratch));
 		if (!f->ngx_scratch)
 			return SR_ENOMEM;
 	}

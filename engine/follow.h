@@ -167,14 +167,17 @@ struct sr__record {
  * A decoder turns an input's bytes into records. begin() reads what comes
  * before the records (a CSV header): 0 with *consumed and *lines, 1 when
  * it needs more bytes, or SR_EHEADER with a message. next() gives one
- * record, or SR_SPLIT_MORE. Both may keep state in the input.
+ * record, or SR_SPLIT_MORE; what it decodes into its scratch number slot
+ * (0 .. SR_FOLLOW_BATCH - 1) stays valid until that slot is used again.
+ * Both may keep state in the input.
  */
+#define SR_FOLLOW_BATCH 16
 struct sr__decoder {
 	int (*begin)(struct sr__follow *f, struct sr__input *in, const char *p,
 	             size_t n, size_t *consumed, uint64_t *lines, char *msg,
 	             size_t msgcap);
 	void (*next)(struct sr__follow *f, struct sr__input *in, const char *p,
-	             size_t n, bool eof, struct sr__record *r);
+	             size_t n, bool eof, unsigned slot, struct sr__record *r);
 };
 
 extern const struct sr__decoder sr__csv_decoder;
@@ -191,10 +194,9 @@ struct sr__delta {
 };
 
 struct sr__deltas {
-	struct sr__delta *e;
-	size_t n, cap;
-	uint32_t *index; /* entry + 1 per slot; 0: empty */
-	size_t mask;
+	struct sr__delta *slots; /* open addressing; item NULL: empty */
+	uint32_t *used;          /* slots in use, in order of first use */
+	size_t n, mask;
 };
 
 /* Rate the records in [p, p + n) of input in; *used receives the bytes
@@ -247,7 +249,10 @@ void sr__follow_event(struct sr__follow *f, enum sr_follow_event ev,
 int sr__follow_fail(struct sr__follow *f, int code, const char *path,
                     uint64_t line, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* Commit when one is due (time or buffered bytes). */
-int sr__follow_maybe_commit(struct sr__follow *f);
+/* Commit when one is due: commit_ms after the last one when caught up,
+ * SR_BACKLOG_COMMIT_MS while there is a backlog (each commit adds every
+ * touched total to the state, so fewer commits catch up faster). */
+#define SR_BACKLOG_COMMIT_MS 1000
+int sr__follow_maybe_commit(struct sr__follow *f, bool backlog);
 
 #endif

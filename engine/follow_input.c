@@ -704,7 +704,7 @@ static int drain(struct sr__follow *f, struct sr__input *in, bool *progress)
 		*progress = true;
 		int err = consume(f, in, false);
 		if (!err)
-			err = sr__follow_maybe_commit(f);
+			err = sr__follow_maybe_commit(f, true);
 		if (err)
 			return err;
 	}

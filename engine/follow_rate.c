@@ -20,6 +20,7 @@
 
 #include "civil.h"
 #include "follow.h"
+#include "mem.h"
 #include "streamrate/error.h"
 #include "streamrate/ledger.h"
 
@@ -78,12 +79,13 @@ static int csv_begin(struct sr__follow *f, struct sr__input *in, const char *p,
 }
 
 static void csv_next(struct sr__follow *f, struct sr__input *in, const char *p,
-                     size_t n, bool eof, struct sr__record *r)
+                     size_t n, bool eof, unsigned slot, struct sr__record *r)
 {
 	struct sr_csv_record rec;
 	uint32_t expect = in->header.nfields;
-	r->kind = sr__csv_split(p, n, eof, f->fields, expect, expect,
-	                        f->scratch, &rec);
+	r->kind =
+	    sr__csv_split(p, n, eof, f->fields, expect, expect,
+	                  f->scratch + (size_t)slot * SR_SCRATCH_SIZE, &rec);
 	if (r->kind == SR_SPLIT_MORE)
 		return;
 	r->raw = rec.raw;
@@ -173,52 +175,68 @@ static size_t delta_slot(const struct sr__deltas *d, int64_t month,
 	return (size_t)(h >> 20) & d->mask;
 }
 
-/* Rebuild the index with at least twice the entries' slots. */
-static int deltas_reindex(struct sr__deltas *d, size_t slots)
+/* The slot of (month, sub, item): its entry, or the empty slot for it. */
+static struct sr__delta *delta_probe(const struct sr__deltas *d, int64_t month,
+                                     uint32_t sub, const void *item)
 {
-	uint32_t *index = calloc(slots, sizeof(*index));
-	if (!index)
-		return SR_ENOMEM;
-	free(d->index);
-	d->index = index;
-	d->mask = slots - 1;
-	for (size_t i = 0; i < d->n; i++) {
-		struct sr__delta *e = &d->e[i];
-		size_t s = delta_slot(d, e->month, e->subscriber, e->item);
-		while (d->index[s])
-			s = (s + 1) & d->mask;
-		d->index[s] = (uint32_t)i + 1;
+	for (size_t s = delta_slot(d, month, sub, item);;
+	     s = (s + 1) & d->mask) {
+		struct sr__delta *e = &d->slots[s];
+		if (!e->item || (e->item == item && e->subscriber == sub &&
+		                 e->month == month))
+			return e;
 	}
+}
+
+static void deltas_free(struct sr__deltas *d)
+{
+	if (d->slots) {
+		sr__table_free(d->slots, (d->mask + 1) * sizeof(*d->slots));
+		sr__table_free(d->used, (d->mask + 1) / 2 * sizeof(*d->used));
+	}
+	d->slots = NULL;
+	d->used = NULL;
+}
+
+/* Twice the slots (or the first 1024); entries move, links rebuilt. */
+static int deltas_grow(struct sr__deltas *d)
+{
+	struct sr__deltas n = *d;
+	n.mask = d->slots ? d->mask * 2 + 1 : 1023;
+	/* Tables of huge pages, populated: probes are random. */
+	n.slots = sr__table_alloc((n.mask + 1) * sizeof(*n.slots));
+	n.used = sr__table_alloc((n.mask + 1) / 2 * sizeof(*n.used));
+	if (!n.slots || !n.used) {
+		deltas_free(&n);
+		return SR_ENOMEM;
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		const struct sr__delta *e = &d->slots[d->used[i]];
+		struct sr__delta *to =
+		    delta_probe(&n, e->month, e->subscriber, e->item);
+		*to = *e;
+		n.used[i] = (uint32_t)(to - n.slots);
+	}
+	deltas_free(d);
+	*d = n;
 	return 0;
 }
 
-static struct sr__delta *delta_find(struct sr__deltas *d, int64_t month,
-                                    uint32_t sub, const void *item)
+/* The item a rated session counts under (NULL: included, nothing). */
+static const void *delta_item(const struct sr_rated *r)
 {
-	if (!d->index || (d->n + 1) * 2 > d->mask + 1) {
-		if (deltas_reindex(d, d->index ? (d->mask + 1) * 2 : 1024))
-			return NULL;
-	}
-	size_t s = delta_slot(d, month, sub, item);
-	for (; d->index[s]; s = (s + 1) & d->mask) {
-		struct sr__delta *e = &d->e[d->index[s] - 1];
-		if (e->item == item && e->subscriber == sub &&
-		    e->month == month)
-			return e;
-	}
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 1024;
-		struct sr__delta *e = realloc(d->e, cap * sizeof(*e));
-		if (!e)
-			return NULL;
-		d->e = e;
-		d->cap = cap;
-	}
-	d->index[s] = (uint32_t)++d->n;
-	struct sr__delta *e = &d->e[d->n - 1];
-	*e =
-	    (struct sr__delta){.month = month, .subscriber = sub, .item = item};
-	return e;
+	return r->content->ppv ? (const void *)r->content
+	                       : (const void *)r->rate;
+}
+
+static void delta_prefetch(const struct sr__deltas *d, int64_t month,
+                           const struct sr_rated *r)
+{
+	const void *item = delta_item(r);
+	if (item && d->slots)
+		__builtin_prefetch(
+		    &d->slots[delta_slot(d, month, r->subscriber->index, item)],
+		    1);
 }
 
 /* Count a rated session as the batch ledger does: PPV purchases and usage
@@ -226,17 +244,23 @@ static struct sr__delta *delta_find(struct sr__deltas *d, int64_t month,
 static int delta_add(struct sr__deltas *d, int64_t month,
                      const struct sr_rated *r)
 {
-	bool ppv = r->content->ppv;
-	const void *item =
-	    ppv ? (const void *)r->content : (const void *)r->rate;
+	const void *item = delta_item(r);
+	uint32_t sub = r->subscriber->index;
 	if (!item)
 		return 0;
-	struct sr__delta *e = delta_find(d, month, r->subscriber->index, item);
-	if (!e)
+	if ((d->n + 1) * 2 > d->mask + 1 && deltas_grow(d))
 		return SR_ENOMEM;
-	e->kind = ppv ? SR_LEDGER_PPV : SR_LEDGER_USAGE;
+	struct sr__delta *e = delta_probe(d, month, sub, item);
+	if (!e->item) {
+		*e = (struct sr__delta){
+		    .month = month,
+		    .subscriber = sub,
+		    .item = item,
+		    .kind = r->content->ppv ? SR_LEDGER_PPV : SR_LEDGER_USAGE};
+		d->used[d->n++] = (uint32_t)(e - d->slots);
+	}
 	e->sessions++;
-	e->count += ppv ? 1 : r->units;
+	e->count += r->content->ppv ? 1 : r->units;
 	return 0;
 }
 
@@ -254,37 +278,79 @@ static void delta_text(int64_t month, char *text)
 	text[7] = 0;
 }
 
+/* The ids of a delta, as the state stores them. */
+static void state_delta(struct sr__follow *f, const struct sr__delta *e,
+                        struct sr__ledger_delta *out, char *text)
+{
+	const struct sr_subscriber *sub =
+	    sr_catalog_subscriber_at(f->cat, e->subscriber);
+	out->k.subscriber = sub->id;
+	if (e->kind == SR_LEDGER_PPV) {
+		out->k.kind = SR_STATE_PPV;
+		out->k.item = ((const struct sr_content *)e->item)->id;
+	} else {
+		out->k.kind = SR_STATE_USAGE;
+		out->k.item = ((const struct sr_rate *)e->item)->id;
+	}
+	delta_text(e->month, text);
+	out->period = text;
+	out->sessions = e->sessions;
+	out->count = e->count;
+}
+
+static int cmp_id(struct sr_str a, struct sr_str b)
+{
+	int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
+	return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+/* The order of the state's keys: period, subscriber id (the catalog's
+ * index order), PPV ('p') before usage ('u'), item id (rates: index). */
+static int cmp_delta(const void *pa, const void *pb)
+{
+	const struct sr__delta *a = pa, *b = pb;
+	if (a->month != b->month)
+		return a->month < b->month ? -1 : 1;
+	if (a->subscriber != b->subscriber)
+		return a->subscriber < b->subscriber ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind == SR_LEDGER_PPV ? -1 : 1;
+	if (a->kind == SR_LEDGER_PPV)
+		return cmp_id(((const struct sr_content *)a->item)->id,
+		              ((const struct sr_content *)b->item)->id);
+	uint32_t x = ((const struct sr_rate *)a->item)->index,
+	         y = ((const struct sr_rate *)b->item)->index;
+	return (x > y) - (x < y);
+}
+
 int sr__rate_save(struct sr__follow *f)
 {
 	struct sr__deltas *d = &f->deltas;
-	char text[8];
-	for (size_t i = 0; i < d->n; i++) {
-		const struct sr__delta *e = &d->e[i];
-		struct sr__ledger_key k = {
-		    .subscriber =
-		        sr_catalog_subscriber_at(f->cat, e->subscriber)->id,
-		};
-		if (e->kind == SR_LEDGER_PPV) {
-			k.kind = SR_STATE_PPV;
-			k.item = ((const struct sr_content *)e->item)->id;
-		} else {
-			k.kind = SR_STATE_USAGE;
-			k.item = ((const struct sr_rate *)e->item)->id;
-		}
-		delta_text(e->month, text);
-		int err = sr__state_ledger_add(f->state, text, &k, e->sessions,
-		                               e->count);
-		if (err)
-			return err;
-	}
-	return sr__state_keys_append(f->state, f->keys, f->nkeys);
+	struct sr__delta *e = malloc((d->n + 1) * sizeof(*e));
+	struct sr__ledger_delta *out = malloc((d->n + 1) * sizeof(*out));
+	char *texts = malloc((d->n + 1) * 8);
+	int err = e && out && texts ? 0 : SR_ENOMEM;
+	for (size_t i = 0; i < d->n && !err; i++)
+		e[i] = d->slots[d->used[i]];
+	if (!err && d->n)
+		qsort(e, d->n, sizeof(*e), cmp_delta);
+	for (size_t i = 0; i < d->n && !err; i++)
+		state_delta(f, &e[i], &out[i], texts + 8 * i);
+	if (!err)
+		err = sr__state_ledger_add(f->state, out, d->n);
+	free(e);
+	free(out);
+	free(texts);
+	if (!err)
+		err = sr__state_keys_append(f->state, f->keys, f->nkeys);
+	return err;
 }
 
 void sr__rate_committed(struct sr__follow *f)
 {
 	struct sr__deltas *d = &f->deltas;
-	if (d->index)
-		memset(d->index, 0, (d->mask + 1) * sizeof(*d->index));
+	for (size_t i = 0; i < d->n; i++)
+		d->slots[d->used[i]] = (struct sr__delta){0};
 	d->n = 0;
 	f->nkeys = 0;
 }
@@ -293,13 +359,27 @@ void sr__rate_finish(struct sr__follow *f)
 {
 	sr__dedup_finish(&f->dedup);
 	free(f->keys);
-	free(f->deltas.e);
-	free(f->deltas.index);
+	deltas_free(&f->deltas);
 	f->keys = NULL;
 	f->deltas = (struct sr__deltas){0};
 }
 
 /* ---- Steps 1 to 10 ---- */
+
+/*
+ * Records are decoded in batches and rated in a second pass, in input
+ * order: the first pass finds each record's period and duplicate key and
+ * prefetches the duplicate set's slot and the subscriber, so that those
+ * cache misses overlap instead of queueing (as the batch workers do).
+ */
+struct item {
+	struct sr__record r;
+	uint64_t line;         /* line of the record */
+	struct sr__fperiod *p; /* its period; NULL: none (or no record) */
+	struct sr_key128 key;  /* when p is open */
+	enum sr_reason why;    /* of steps 2 to 10 */
+	struct sr_rated rated; /* when why is none */
+};
 
 static int64_t month_of(int64_t instant)
 {
@@ -310,14 +390,14 @@ static int64_t month_of(int64_t instant)
 }
 
 static int reject(struct sr__follow *f, struct sr__fout *out,
-                  struct sr__input *in, const struct sr__record *r,
+                  struct sr__input *in, const struct item *it,
                   enum sr_reason why)
 {
 	int err = sr__fout_ready(&f->outs, out);
 	size_t before = out->buf.len;
 	if (!err)
 		err = sr__emit_reject(&out->buf, in->field.data, in->field.len,
-		                      in->line, why, r->raw, r->raw_len);
+		                      it->line, why, it->r.raw, it->r.raw_len);
 	if (err)
 		return err;
 	sr__fout_added(&f->outs, out, before);
@@ -342,71 +422,119 @@ static int rated(struct sr__follow *f, struct sr__fperiod *p,
 	return 0;
 }
 
-/* A parsed record: its period, then steps 2 to 10. */
-static int rate_session(struct sr__follow *f, struct sr__input *in,
-                        const struct sr__record *r)
+/* Pass 1 for one parsed record: its period and key, and prefetches. */
+static int prepare(struct sr__follow *f, struct item *it)
 {
-	int64_t month = month_of(r->s.start);
-	struct sr_rated out;
-	bool first;
-
+	int64_t month = month_of(it->r.s.start);
+	it->p = NULL;
 	if (month < 12 || month > 9999 * 12 + 11)
-		return reject(f, &f->outs.unknown, in, r,
-		              SR_REASON_OTHER_PERIOD);
-	struct sr__fperiod *p = sr__fouts_period(&f->outs, f->state, month);
-	if (!p)
+		return 0;
+	it->p = sr__fouts_period(&f->outs, f->state, month);
+	if (!it->p)
 		return SR_ENOMEM;
-	if (p->closed)
-		return reject(f, &p->rejects, in, r, SR_REASON_PERIOD_CLOSED);
-	p->touched = true;
-	struct sr_key128 k = key_of(&r->s, month);
-	int err = claim(f, k, f->dedup_pos++, &first);
-	if (!err && first)
-		err = remember_key(f, k);
-	if (err)
-		return err;
-	if (!first)
-		return reject(f, &p->rejects, in, r, SR_REASON_DUPLICATE);
-	enum sr_reason why = sr_rate(f->cat, &r->s, &out);
-	if (why)
-		return reject(f, &p->rejects, in, r, why);
-	return rated(f, p, r, &out);
+	if (it->p->closed)
+		return 0;
+	it->key = key_of(&it->r.s, month);
+	sr__dedup_prefetch(&f->dedup, it->key);
+	sr_catalog_prefetch_subscriber(f->cat, it->r.s.subscriber_id.ptr,
+	                               it->r.s.subscriber_id.len, 0);
+	return 0;
 }
 
-static int rate_one(struct sr__follow *f, struct sr__input *in,
-                    const struct sr__record *r)
+/* Pass 2 for a parsed record: steps 2 to 10 with the record's period,
+ * into it->why and it->rated; prefetches the ledger delta of a rated one. */
+static int judge(struct sr__follow *f, struct item *it)
 {
-	switch (r->kind) {
+	struct sr__fperiod *p = it->p;
+	bool first;
+	if (!p) {
+		it->why = SR_REASON_OTHER_PERIOD;
+		return 0;
+	}
+	if (p->closed) {
+		it->why = SR_REASON_PERIOD_CLOSED;
+		return 0;
+	}
+	p->touched = true;
+	int err = claim(f, it->key, f->dedup_pos++, &first);
+	if (!err && first)
+		err = remember_key(f, it->key);
+	if (err || !first) {
+		it->why = SR_REASON_DUPLICATE;
+		return err;
+	}
+	it->why = sr_rate(f->cat, &it->r.s, &it->rated);
+	if (!it->why)
+		delta_prefetch(&f->deltas, p->month, &it->rated);
+	return 0;
+}
+
+/* Pass 3: the outcome of every record, in input order. */
+static int emit(struct sr__follow *f, struct sr__input *in, struct item *it)
+{
+	switch (it->r.kind) {
 	case SR_SPLIT_EMPTY:
 		f->stats->skipped++;
 		return 0;
 	case SR_SPLIT_MALFORMED:
 		f->stats->records++;
-		return reject(f, &f->outs.unknown, in, r,
+		return reject(f, &f->outs.unknown, in, it,
 		              SR_REASON_MALFORMED_LINE);
 	default:
 		f->stats->records++;
-		if (r->why)
-			return reject(f, &f->outs.unknown, in, r, r->why);
-		return rate_session(f, in, r);
+		if (it->r.why)
+			return reject(f, &f->outs.unknown, in, it, it->r.why);
+		if (!it->p)
+			return reject(f, &f->outs.unknown, in, it, it->why);
+		if (it->why)
+			return reject(f, &it->p->rejects, in, it, it->why);
+		return rated(f, it->p, &it->r, &it->rated);
 	}
+}
+
+/* Pass 1: decode up to a batch of records from [p + *off, p + n). */
+static int decode_batch(struct sr__follow *f, struct sr__input *in,
+                        const char *p, size_t n, bool eof, struct item *b,
+                        size_t *count, size_t *off, uint64_t *line)
+{
+	size_t k = 0;
+	int err = 0;
+	while (k < SR_FOLLOW_BATCH && *off < n && !err) {
+		struct item *it = &b[k];
+		f->dec->next(f, in, p + *off, n - *off, eof, (unsigned)k,
+		             &it->r);
+		if (it->r.kind == SR_SPLIT_MORE)
+			break;
+		it->line = *line;
+		it->p = NULL;
+		*off += it->r.consumed;
+		*line += it->r.lines;
+		if (it->r.kind == SR_SPLIT_RECORD && !it->r.why)
+			err = prepare(f, it);
+		k++;
+	}
+	*count = k;
+	return err;
 }
 
 int sr__rate_bytes(struct sr__follow *f, struct sr__input *in, const char *p,
                    size_t n, bool eof, size_t *used)
 {
-	size_t off = 0;
+	struct item batch[SR_FOLLOW_BATCH];
+	size_t off = 0, k = 1;
+	uint64_t line = in->line;
 	int err = 0;
-	while (off < n && !err) {
-		struct sr__record r;
-		f->dec->next(f, in, p + off, n - off, eof, &r);
-		if (r.kind == SR_SPLIT_MORE)
-			break;
-		err = rate_one(f, in, &r);
-		off += r.consumed;
-		in->off += r.consumed;
-		in->line += r.lines;
+	while (off < n && k && !err) {
+		err = decode_batch(f, in, p, n, eof, batch, &k, &off, &line);
+		for (size_t i = 0; i < k && !err; i++)
+			if (batch[i].r.kind == SR_SPLIT_RECORD &&
+			    !batch[i].r.why)
+				err = judge(f, &batch[i]);
+		for (size_t i = 0; i < k && !err; i++)
+			err = emit(f, in, &batch[i]);
 	}
+	in->off += off;
+	in->line = line;
 	f->stats->bytes += off;
 	*used = off;
 	if (off) {

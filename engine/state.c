@@ -420,30 +420,90 @@ static size_t ledger_key(unsigned char *key, const char *period,
 	return n + k->item.len;
 }
 
-int sr__state_ledger_add(struct sr__state *s, const char *period,
-                         const struct sr__ledger_key *k, int64_t sessions,
-                         unsigned __int128 count)
+/* Encoded keys of a bulk add, sorted as LMDB sorts them. */
+struct enc {
+	size_t off;
+	uint32_t len;
+	uint32_t i; /* the delta */
+};
+
+static int enc_cmp(const void *a, const void *b, void *ctx)
 {
-	unsigned char key[300], val[24] = {0};
-	MDB_val mk = {0, key}, mv;
-	if (k->subscriber.len > 128 || k->item.len > 128)
-		return SR_EINVAL;
-	mk.mv_size = ledger_key(key, period, k);
-	int err = get(s, DB_LEDGER, &mk, &mv);
-	if (err && err != SR_ENOTFOUND)
-		return err;
-	if (!err) {
-		if (mv.mv_size != 24)
-			return SR_ELMDB;
-		memcpy(val, mv.mv_data, 24);
-	}
-	const unsigned char *p = val;
-	sessions += (int64_t)get64(p);
-	count += (unsigned __int128)get64(p + 16) << 64 | get64(p + 8);
+	const struct enc *x = a, *y = b;
+	const unsigned char *keys = ctx;
+	uint32_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(keys + x->off, keys + y->off, n);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The stored total plus the delta, as the value to store. */
+static void add_value(unsigned char *val, const MDB_val *had,
+                      const struct sr__ledger_delta *d)
+{
+	uint64_t w[3] = {0, 0, 0};
+	if (had && had->mv_size == 24)
+		for (int i = 0; i < 3; i++)
+			w[i] =
+			    get64((const unsigned char *)had->mv_data + 8 * i);
+	int64_t sessions = (int64_t)w[0] + d->sessions;
+	unsigned __int128 count =
+	    ((unsigned __int128)w[2] << 64 | w[1]) + d->count;
 	put64(val, (uint64_t)sessions);
 	put64(val + 8, (uint64_t)count);
 	put64(val + 16, (uint64_t)(count >> 64));
-	return put(s, DB_LEDGER, &mk, val, 24, 0);
+}
+
+/* Apply the sorted deltas through one cursor: consecutive keys share
+ * pages, which LMDB finds again without a search from the root. */
+static int apply_sorted(struct sr__state *s, const struct sr__ledger_delta *d,
+                        const struct enc *e, size_t n, unsigned char *keys)
+{
+	MDB_cursor *cur;
+	unsigned char val[24];
+	int rc = mdb_cursor_open(s->txn, s->dbi[DB_LEDGER], &cur);
+	if (rc)
+		return sr__lmdb_err(rc);
+	for (size_t i = 0; i < n && !rc; i++) {
+		MDB_val k = {e[i].len, keys + e[i].off}, v;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+		if (rc && rc != MDB_NOTFOUND)
+			break;
+		add_value(val, rc ? NULL : &v, &d[e[i].i]);
+		v = (MDB_val){24, val};
+		rc = mdb_cursor_put(cur, &k, &v, rc ? 0 : MDB_CURRENT);
+	}
+	mdb_cursor_close(cur);
+	return sr__lmdb_err(rc);
+}
+
+int sr__state_ledger_add(struct sr__state *s, const struct sr__ledger_delta *d,
+                         size_t n)
+{
+	unsigned char *keys = malloc(n * 272 + 1);
+	struct enc *e = malloc((n + 1) * sizeof(*e));
+	int err = keys && e ? 0 : SR_ENOMEM;
+	size_t used = 0;
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct sr__ledger_key *k = &d[i].k;
+		if (k->subscriber.len > 128 || k->item.len > 128) {
+			err = SR_EINVAL;
+			break;
+		}
+		e[i] = (struct enc){used, 0, (uint32_t)i};
+		e[i].len = (uint32_t)ledger_key(keys + used, d[i].period, k);
+		used += e[i].len;
+	}
+	bool sorted = true;
+	for (size_t i = 1; i < n && !err && sorted; i++)
+		sorted = enc_cmp(&e[i - 1], &e[i], keys) < 0;
+	if (!err && n) {
+		if (!sorted)
+			qsort_r(e, n, sizeof(*e), enc_cmp, keys);
+		err = apply_sorted(s, d, e, n, keys);
+	}
+	free(keys);
+	free(e);
+	return err;
 }
 
 struct ledger_walk {

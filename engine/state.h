@@ -97,9 +97,15 @@ struct sr__ledger_key {
 	unsigned kind;      /* enum sr__ledger_kind_byte */
 	struct sr_str item; /* rate_id or PPV content_id */
 };
-int sr__state_ledger_add(struct sr__state *s, const char *period,
-                         const struct sr__ledger_key *k, int64_t sessions,
-                         unsigned __int128 count);
+struct sr__ledger_delta {
+	const char *period; /* "YYYY-MM" */
+	struct sr__ledger_key k;
+	int64_t sessions;
+	unsigned __int128 count;
+};
+/* Add n deltas to the stored totals (one cursor pass in key order). */
+int sr__state_ledger_add(struct sr__state *s, const struct sr__ledger_delta *d,
+                         size_t n);
 typedef int (*sr__state_ledger_fn)(void *ctx, const struct sr__ledger_key *k,
                                    int64_t sessions, unsigned __int128 count);
 int sr__state_ledger_each(struct sr__state *s, const char *period,
