@@ -30,13 +30,17 @@ int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
 	ctx->scratch = malloc((size_t)SR_BATCH * SR_SCRATCH_SIZE);
 	if (!ctx->fields || !ctx->scratch)
 		return SR_ENOMEM;
-	return sr__rowfmt_init(&ctx->fmt, cat, period);
+	/* A worker meets most subscribers, under a few rates each. */
+	uint32_t n = sr_catalog_nsubscribers(cat);
+	int err = sr_ledger_create(&ctx->ledger, n, (size_t)n * 4);
+	return err ? err : sr__rowfmt_init(&ctx->fmt, cat, period);
 }
 
 void sr__chunk_ctx_finish(struct sr_chunk_ctx *ctx)
 {
 	free(ctx->fields);
 	free(ctx->scratch);
+	sr_ledger_destroy(ctx->ledger);
 	sr__rowfmt_finish(&ctx->fmt);
 	*ctx = (struct sr_chunk_ctx){0};
 }
@@ -122,14 +126,13 @@ static int add_row(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t off,
 	c->row_pos[c->nrows] = c->pos + off;
 	c->row_end[c->nrows] = (uint32_t)c->rated.len;
 	sr_ledger_delta_of(r, &c->deltas[c->nrows]);
-	c->nrows++;
-	return 0;
+	return sr_ledger_apply(ctx->ledger, &c->deltas[c->nrows++], 1);
 }
 
 /*
  * Records are rated in batches, in passes over the batch, so that the
  * cache misses of a batch (the duplicate set, the subscriber table, the
- * subscriber record) overlap instead of queueing: each pass
+ * subscriber record, the ledger) overlap instead of queueing: each pass
  * prefetches what the next one touches. Outcomes are emitted in input
  * order in the last pass.
  */
@@ -225,13 +228,19 @@ static int claim_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 	return 0;
 }
 
-/* Pass 3: rate (steps 4 to 10). */
+/* Pass 3: rate (steps 4 to 10), prefetch the ledger slot. */
 static void rate_batch(struct sr_chunk_ctx *ctx, struct item *batch, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct item *it = &batch[i];
-		if (it->claimed)
-			it->why = sr_rate(ctx->cat, &it->s, &it->rated);
+		if (!it->claimed)
+			continue;
+		it->why = sr_rate(ctx->cat, &it->s, &it->rated);
+		if (!it->why) {
+			struct sr_ledger_delta d;
+			sr_ledger_delta_of(&it->rated, &d);
+			sr_ledger_prefetch(ctx->ledger, &d);
+		}
 	}
 }
 
@@ -328,7 +337,8 @@ static void cut_rows(struct sr_chunk *c, const size_t *cut, size_t n)
 
 /* Apply the retractions of c: positions whose claim an earlier record took. */
 static int apply_retractions(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
-			     const uint64_t *retracted, size_t count)
+			     const uint64_t *retracted, size_t count,
+			     struct sr_ledger *corrections)
 {
 	size_t nrej = c->nrejects, n = 0, cap = 0;
 	size_t *cut = NULL;
@@ -348,7 +358,10 @@ static int apply_retractions(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 				cut = m;
 			}
 			cut[n] = (size_t)(row - c->row_pos);
-			err = unrate(ctx, c, cut[n++]);
+			err = sr_ledger_apply(corrections, &c->deltas[cut[n]], -1);
+			if (!err)
+				err = unrate(ctx, c, cut[n]);
+			n++;
 			continue;
 		}
 		struct sr_reject_event key = {.pos = retracted[r]};
@@ -372,9 +385,10 @@ static int apply_retractions(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 
 int sr__chunk_settle(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 		     const uint64_t *retracted, size_t n, uint64_t first_line,
-		     const struct sr_buf *file_field, struct sr_buf *rejects)
+		     const struct sr_buf *file_field, struct sr_buf *rejects,
+		     struct sr_ledger *corrections)
 {
-	int err = n ? apply_retractions(ctx, c, retracted, n) : 0;
+	int err = n ? apply_retractions(ctx, c, retracted, n, corrections) : 0;
 
 	for (size_t i = 0; i < c->nrejects && !err; i++) {
 		const struct sr_reject_event *e = &c->rejects[i];

@@ -4,8 +4,9 @@
  * and no allocation per record; the in-order commit then settles it
  * (sr__chunk_settle): it applies the duplicate claims other chunks took
  * back, and formats the rejects, whose line numbers need every earlier
- * chunk's line count. Each rated row carries its ledger delta, which the
- * commit applies. This part knows tariffs but not threads.
+ * chunk's line count. Each rated row's ledger delta is added to the
+ * worker's ledger at once and kept, so that the commit can take it back if
+ * the row turns out a duplicate. This part knows tariffs but not threads.
  */
 #ifndef SR_CHUNK_H
 #define SR_CHUNK_H
@@ -56,6 +57,7 @@ struct sr_chunk_ctx {
 	const struct sr_catalog *cat;
 	const struct sr_period *period;
 	struct sr_dedup *dedup;
+	struct sr_ledger *ledger; /* this thread's totals */
 	struct sr_rowfmt fmt; /* encoded catalog ids for rated rows */
 	struct sr_str *fields;
 	char *scratch;
@@ -75,13 +77,14 @@ int sr__chunk_rate(struct sr_chunk_ctx *ctx, struct sr_chunk *c);
 
 /*
  * Commit side: apply the retractions retracted[0..n) (sorted positions of
- * records of c that lost their claim: a rated row and its ledger delta are
- * cut out and the record becomes a duplicate reject; a rejected claim
- * changes reason), then append the reject rows to rejects, numbering lines
- * from first_line. Counts move accordingly in c.
+ * records of c that lost their claim: a rated row is cut out, its ledger
+ * delta taken back into corrections, and the record becomes a duplicate
+ * reject; a rejected claim changes reason), then append the reject rows to
+ * rejects, numbering lines from first_line. Counts move accordingly in c.
  */
 int sr__chunk_settle(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 		     const uint64_t *retracted, size_t n, uint64_t first_line,
-		     const struct sr_buf *file_field, struct sr_buf *rejects);
+		     const struct sr_buf *file_field, struct sr_buf *rejects,
+		     struct sr_ledger *corrections);
 
 #endif

@@ -19,14 +19,18 @@
 #include "streamrate/error.h"
 #include "streamrate/ledger.h"
 
-/* 32 bytes: the count is 96 bits (more units than 10^28 would need
- * billions of sessions of 2^63 bytes each). */
+/*
+ * 32 bytes. The count is a signed 96-bit number (hi:lo, two's complement):
+ * a corrections ledger holds negative counts, and ledgers are summed in
+ * 128 bits after sign extension. 2^95 units would need billions of
+ * sessions of 2^63 bytes each.
+ */
 struct slot {
 	const void *item; /* NULL: empty */
-	uint32_t subscriber;
+	uint32_t subscriber; /* index; bit 31 is the kind (set: PPV) */
 	uint32_t next; /* slot index + 1 of the subscriber's next entry */
 	uint64_t lo;   /* count, low 64 bits */
-	uint32_t hi;   /* count, high 32 bits; bit 31 is the kind */
+	int32_t hi;    /* count, high 32 bits, with the sign */
 	int32_t sessions;
 };
 
@@ -89,7 +93,8 @@ static struct slot *find(const struct sr_ledger *l, uint32_t subscriber,
 	size_t mask = ((size_t)1 << l->bits) - 1;
 	for (size_t i = slot_of(l, subscriber, item);; i = (i + 1) & mask) {
 		struct slot *s = &l->slots[i];
-		if (!s->item || (s->item == item && s->subscriber == subscriber))
+		if (!s->item ||
+		    (s->item == item && (s->subscriber & ~KIND_BIT) == subscriber))
 			return s;
 	}
 }
@@ -107,10 +112,11 @@ static int grow(struct sr_ledger *l)
 		struct slot *s = &l->slots[i];
 		if (!s->item)
 			continue;
-		struct slot *d = find(&n, s->subscriber, s->item);
+		uint32_t sub = s->subscriber & ~KIND_BIT;
+		struct slot *d = find(&n, sub, s->item);
 		*d = *s;
-		d->next = n.head[s->subscriber];
-		n.head[s->subscriber] = (uint32_t)(d - n.slots) + 1;
+		d->next = n.head[sub];
+		n.head[sub] = (uint32_t)(d - n.slots) + 1;
 	}
 	sr__table_free(l->slots, table_bytes(l->bits));
 	*l = n;
@@ -150,13 +156,13 @@ int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
 			s = find(l, d->subscriber, d->item);
 		}
 		s->item = d->item;
-		s->subscriber = d->subscriber;
-		s->hi = d->kind == SR_LEDGER_PPV ? KIND_BIT : 0;
+		s->subscriber = d->subscriber |
+				(d->kind == SR_LEDGER_PPV ? KIND_BIT : 0);
 		s->next = l->head[d->subscriber];
 		l->head[d->subscriber] = (uint32_t)(s - l->slots) + 1;
 		l->used++;
 	}
-	/* 96-bit add or subtract with carry into hi (below the kind bit). */
+	/* 96-bit add or subtract, carrying into hi. */
 	uint64_t lo = s->lo;
 	s->sessions += sign;
 	if (sign > 0) {
@@ -199,9 +205,10 @@ static int cmp_entry(const void *pa, const void *pb)
 static void gather(const struct slot *e, struct sr_ledger_entry *out,
 		   size_t *n, size_t cap)
 {
-	uint32_t kind = e->hi & KIND_BIT ? SR_LEDGER_PPV : SR_LEDGER_USAGE;
+	uint32_t kind = e->subscriber & KIND_BIT ? SR_LEDGER_PPV : SR_LEDGER_USAGE;
+	/* Sign-extend the 96-bit count; sums then wrap correctly mod 2^128. */
 	unsigned __int128 count =
-		(unsigned __int128)(e->hi & ~KIND_BIT) << 64 | e->lo;
+		(unsigned __int128)(__int128)e->hi << 64 | e->lo;
 	for (size_t k = 0; k < *n && k < cap; k++) {
 		const void *item = out[k].kind == SR_LEDGER_USAGE
 					   ? (const void *)out[k].rate

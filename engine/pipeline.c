@@ -126,7 +126,7 @@ struct pipeline {
 	uint64_t claimed; /* pairs in the set, from committed chunks */
 	uint64_t inflight_bound; /* most claims dispatched chunks can add */
 	struct sr_chunk_ctx commit_ctx;
-	struct sr_ledger *ledger; /* the run's totals, kept by the commit */
+	struct sr_ledger *corrections; /* retracted rows, taken back */
 	uint64_t *pending; /* retracted positions not yet applied, sorted */
 	size_t npending, pending_cap;
 	uint64_t rated_off, rejects_off;
@@ -237,6 +237,10 @@ static bool start_read(struct pipeline *p, struct slot *s)
 	io_uring_prep_read_fixed(sqe, src->fd, s->buf + SR_PAD, (unsigned)s->want,
 				 src->seekable ? s->off : (uint64_t)-1, (int)s->index);
 	io_uring_sqe_set_data64(sqe, (uint64_t)s->index << 8 | OP_READ);
+	/* A read served from the page cache would otherwise copy inline, in
+	 * this thread, which also dispatches and commits: let io_uring's
+	 * own workers do it. */
+	sqe->flags |= IOSQE_ASYNC;
 	return true;
 }
 
@@ -590,23 +594,6 @@ static void count(struct pipeline *p, const struct sr_chunk *c)
 	st->records = st->rated + st->rejected;
 }
 
-/* The ledger deltas of a chunk's rows, in batches whose slots are
- * prefetched first so that their cache misses overlap. */
-static int apply_deltas(struct pipeline *p, const struct sr_chunk *c)
-{
-	for (size_t i = 0; i < c->nrows; i += 16) {
-		size_t n = c->nrows - i < 16 ? c->nrows - i : 16;
-		for (size_t k = 0; k < n; k++)
-			sr_ledger_prefetch(p->ledger, &c->deltas[i + k]);
-		for (size_t k = 0; k < n; k++) {
-			int err = sr_ledger_apply(p->ledger, &c->deltas[i + k], 1);
-			if (err)
-				return err;
-		}
-	}
-	return 0;
-}
-
 /* Retractions, rejects and counts of a chunk, once. */
 static int settle(struct pipeline *p, struct slot *s)
 {
@@ -621,9 +608,8 @@ static int settle(struct pipeline *p, struct slot *s)
 		n++;
 	s->rejects.len = 0;
 	int err = sr__chunk_settle(&p->commit_ctx, c, p->pending, n, src->line,
-				   &src->file_field, &s->rejects);
-	if (!err)
-		err = apply_deltas(p, c);
+				   &src->file_field, &s->rejects,
+				   p->corrections);
 	if (err)
 		return fail(p, err, src->path, "rate");
 	/* pending is NULL until the first retraction: memmove only when
@@ -870,9 +856,8 @@ static int setup(struct pipeline *p)
 		err = sr__chunk_ctx_init(&p->commit_ctx, cfg->cat, cfg->period,
 					 &p->dedup);
 	if (!err)
-		err = sr_ledger_create(&p->ledger,
-				       sr_catalog_nsubscribers(cfg->cat),
-				       (size_t)sr_catalog_nsubscribers(cfg->cat) * 4);
+		err = sr_ledger_create(&p->corrections,
+				       sr_catalog_nsubscribers(cfg->cat), 64);
 	if (!err)
 		err = setup_slots(p);
 	if (!err)
@@ -926,7 +911,7 @@ static void teardown(struct pipeline *p)
 	free(p->split_fields);
 	free(p->split_scratch);
 	sr__chunk_ctx_finish(&p->commit_ctx);
-	sr_ledger_destroy(p->ledger);
+	sr_ledger_destroy(p->corrections);
 	sr__dedup_finish(&p->dedup);
 }
 
@@ -938,14 +923,18 @@ void sr__ledgers_finish(struct sr_ledgers *ls)
 	*ls = (struct sr_ledgers){0};
 }
 
-/* Hand the run's ledger to the caller. */
+/* Hand the workers' ledgers and the corrections to the caller. */
 static int take_ledgers(struct pipeline *p, struct sr_ledgers *out)
 {
-	out->l = calloc(1, sizeof(*out->l));
+	out->l = calloc(p->nworkers + 1, sizeof(*out->l));
 	if (!out->l)
 		return SR_ENOMEM;
-	out->l[out->n++] = p->ledger;
-	p->ledger = NULL;
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		out->l[out->n++] = p->workers[i].ctx.ledger;
+		p->workers[i].ctx.ledger = NULL;
+	}
+	out->l[out->n++] = p->corrections;
+	p->corrections = NULL;
 	return 0;
 }
 

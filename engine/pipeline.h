@@ -49,7 +49,7 @@ struct sr_pipeline_config {
 	void *progress_ctx;
 };
 
-/* The ledgers a pipeline leaves (today one: the commit keeps the totals). */
+/* The ledgers a pipeline leaves: one per worker and the corrections. */
 struct sr_ledgers {
 	struct sr_ledger **l;
 	unsigned n;
