@@ -253,7 +253,7 @@ static int setup(struct session *s)
 	int err = take_lock(s);
 	if (!err)
 		err = open_catalog(f);
-	if (!err && (err =sr__state_open(f->cfg->state, true, &f->state)))
+	if (!err && (err = sr__state_open(f->cfg->state, &f->state)))
 		sr__follow_fail(f, err, f->cfg->state, 0, "%s",
 		                sr_strerror(err));
 	if (!err)
