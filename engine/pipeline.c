@@ -372,15 +372,32 @@ static int dispatch(struct pipeline *p)
 			return err < 0 ? fail(p, err, src->path, "duplicate set") : 0;
 		const char *data;
 		size_t n;
-		err = assemble(s, src, &data, &n);
-		if (err)
-			return fail(p, err, src->path, "read");
-		size_t b = boundary(p, &src->header, data, n, s->last);
-		src->tail.len = 0;
-		err = sr__buf_reserve(&src->tail, n - b);
-		if (err)
-			return fail(p, err, src->path, "read");
-		sr__buf_put(&src->tail, data + b, n - b);
+		/* Without an LF, no record can be decided (its end, or the
+		 * line a malformed one is reported as, needs one): a long
+		 * line read in small pieces grows the tail in place, in
+		 * linear time, instead of being copied and scanned again. */
+		if (!s->last && !src->tail_has_lf &&
+		    !memchr(s->buf + SR_PAD, '\n', s->got)) {
+			err = sr__buf_reserve(&src->tail, s->got);
+			if (err)
+				return fail(p, err, src->path, "read");
+			sr__buf_put(&src->tail, s->buf + SR_PAD, s->got);
+			data = NULL;
+			n = 0;
+		} else {
+			err = assemble(s, src, &data, &n);
+			if (err)
+				return fail(p, err, src->path, "read");
+		}
+		size_t b = data ? boundary(p, &src->header, data, n, s->last) : 0;
+		if (data) {
+			src->tail.len = 0;
+			err = sr__buf_reserve(&src->tail, n - b);
+			if (err)
+				return fail(p, err, src->path, "read");
+			sr__buf_put(&src->tail, data + b, n - b);
+			src->tail_has_lf = memchr(data + b, '\n', n - b) != NULL;
+		}
 
 		struct sr_chunk *c = &s->chunk;
 		sr__chunk_reset(c);

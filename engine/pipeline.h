@@ -29,6 +29,7 @@ struct sr_source {
 	/* Pipeline-private state. */
 	bool read_done;
 	bool reading;
+	bool tail_has_lf; /* the tail holds an LF (a record may be decided) */
 };
 
 struct sr_pipeline_config {

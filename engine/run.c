@@ -87,6 +87,7 @@ static int open_source(struct run *r, struct sr_source *src, const char *path)
 	struct stat st;
 	src->path = path;
 	src->line = 1;
+	src->tail_has_lf = true; /* unknown yet: the first dispatch looks */
 	src->fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
 	if (src->fd < 0)
 		return fail(r, -errno, path, 0, "%s", strerror(errno));
