@@ -51,6 +51,7 @@ struct session {
 	uint64_t last_commit;
 	uint64_t commit_ns;
 	struct sr_follow_stats committed; /* stats as of the last commit */
+	struct sr__committer *committer;
 };
 
 void sr__follow_event(struct sr__follow *f, enum sr_follow_event ev,
@@ -85,52 +86,53 @@ static bool stopping(const struct sr__follow *f)
 
 /* ---- Commit ---- */
 
-/* A period this commit counts records for was closed meanwhile? */
-static int closed_under_us(struct sr__follow *f)
+/* The open periods this commit counts records for: the committer checks
+ * that `close` did not close one meanwhile. */
+static int touched_periods(struct sr__follow *f, struct sr__job *job)
 {
+	job->periods = malloc((f->outs.n + 1) * sizeof(*job->periods));
+	if (!job->periods)
+		return SR_ENOMEM;
 	for (size_t i = 0; i < f->outs.n; i++) {
 		struct sr__fperiod *p = f->outs.p[i];
-		if (!p->touched || p->closed)
-			continue;
-		int err = sr__state_closed_get(f->state, p->period.text);
-		if (err != SR_ENOTFOUND)
-			return err ? err : SR__RESTART;
+		if (p->touched && !p->closed)
+			memcpy(job->periods[job->nperiods++], p->period.text,
+			       8);
+		p->touched = false;
 	}
 	return 0;
 }
 
-static int commit(struct session *s)
+/* Write the rows out, take a snapshot of what they commit and hand it to
+ * the committer; with wait, until it is durable. */
+static int commit(struct session *s, bool wait)
 {
 	struct sr__follow *f = &s->f;
-	int err = sr__fouts_write(&f->outs, f->err);
+	struct sr__job *job = calloc(1, sizeof(*job));
+	int err = job ? sr__fouts_write(&f->outs, f->err) : SR_ENOMEM;
+	if (!err) {
+		job->stats = *f->stats;
+		err = touched_periods(f, job);
+	}
 	if (!err)
-		err = sr__fouts_sync(&f->outs, f->err);
+		err = sr__fouts_snapshot(&f->outs, job);
 	if (!err)
-		err = sr__state_begin(f->state, true);
+		err = sr__inputs_snapshot(f, job);
 	if (!err)
-		err = closed_under_us(f);
-	if (!err)
-		err = sr__inputs_save(f);
-	if (!err)
-		err = sr__fouts_save(&f->outs, f->state);
-	if (!err)
-		err = sr__rate_save(f);
-	if (!err)
-		err = sr__state_commit(f->state);
-	sr__state_abort(f->state);
-	if (err)
-		return err == SR__RESTART || f->err->msg[0]
-		           ? err
-		           : sr__follow_fail(f, err, f->cfg->state, 0,
-		                             "commit: %s", sr_strerror(err));
-	sr__fouts_committed(&f->outs);
-	sr__rate_committed(f);
-	sr__inputs_prune(f);
+		err = sr__rate_snapshot(f, job);
+	if (err) {
+		sr__job_free(job);
+		return f->err->msg[0] ? err
+		                      : sr__follow_fail(f, err, f->cfg->out, 0,
+		                                        "%s", sr_strerror(err));
+	}
+	err = sr__committer_post(s->committer, job, &s->committed, f->err);
 	f->pending = false;
 	f->stats->commits++;
-	s->committed = *f->stats;
 	s->last_commit = now_ns();
-	return 0;
+	if (!err && wait)
+		err = sr__committer_wait(s->committer, &s->committed, f->err);
+	return err;
 }
 
 int sr__follow_maybe_commit(struct sr__follow *f, bool backlog)
@@ -140,7 +142,7 @@ int sr__follow_maybe_commit(struct sr__follow *f, bool backlog)
 	if (backlog && every < SR_BACKLOG_COMMIT_MS * 1000000ull)
 		every = SR_BACKLOG_COMMIT_MS * 1000000ull;
 	if (f->pending && now_ns() - s->last_commit >= every)
-		return commit(s);
+		return commit(s, false);
 	if (f->outs.buffered > SR_WRITE_AT)
 		return sr__fouts_write(&f->outs, f->err);
 	return 0;
@@ -253,7 +255,7 @@ static int setup(struct session *s)
 	int err = take_lock(s);
 	if (!err)
 		err = open_catalog(f);
-	if (!err && (err = sr__state_open(f->cfg->state, &f->state)))
+	if (!err && (err = sr__state_open(f->cfg->state, true, &f->state)))
 		sr__follow_fail(f, err, f->cfg->state, 0, "%s",
 		                sr_strerror(err));
 	if (!err)
@@ -273,12 +275,15 @@ static int setup(struct session *s)
 	sr__state_abort(f->state);
 	if (!err)
 		err = sr__dirs_scan(f, true);
+	if (!err)
+		err = sr__committer_start(&s->committer, f->state);
 	return err;
 }
 
 static void teardown(struct session *s)
 {
 	struct sr__follow *f = &s->f;
+	sr__committer_stop(s->committer); /* uses what follows */
 	sr__inputs_finish(f);
 	for (size_t i = 0; i < f->ndirs; i++)
 		free(f->dirs[i].path);
@@ -374,7 +379,9 @@ static int follow_loop(struct session *s)
 		if (!progress)
 			wait_events(s, cfg->poll_ms ? cfg->poll_ms : 250);
 	}
-	return f->pending ? commit(s) : 0;
+	if (f->pending)
+		return commit(s, true);
+	return sr__committer_wait(s->committer, &s->committed, f->err);
 }
 
 static int run_session(struct session *s)

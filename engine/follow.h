@@ -90,13 +90,12 @@ static inline void sr__fout_added(struct sr__fouts *o, struct sr__fout *f,
 	f->size += f->buf.len - before;
 	o->buffered += f->buf.len - before;
 }
-/* Write every buffer out; then fsync what changed (and the directory). */
+/* Write every buffer out (no fsync). */
 int sr__fouts_write(struct sr__fouts *o, struct sr_run_error *err);
-int sr__fouts_sync(struct sr__fouts *o, struct sr_run_error *err);
-/* Put the sizes that changed into the state's open transaction. */
-int sr__fouts_save(struct sr__fouts *o, struct sr__state *st);
-/* The transaction committed: sizes are now the committed ones. */
-void sr__fouts_committed(struct sr__fouts *o);
+struct sr__job;
+/* Into job: the files to fsync (their descriptors duplicated) and the
+ * sizes to record; they then count as committed. */
+int sr__fouts_snapshot(struct sr__fouts *o, struct sr__job *job);
 
 /* ---- Inputs (follow_input.c) ---- */
 
@@ -145,10 +144,9 @@ void sr__inputs_finish(struct sr__follow *f);
 int sr__input_pump(struct sr__follow *f, size_t i, bool *progress);
 /* Look for new files in the followed directories that need it. */
 int sr__dirs_scan(struct sr__follow *f, bool all);
-/* Save the progress of dirty inputs into the open transaction. */
-int sr__inputs_save(struct sr__follow *f);
-/* After a commit: drop the inputs that are gone. */
-void sr__inputs_prune(struct sr__follow *f);
+/* Into job: the progress of changed inputs and the paths to forget;
+ * inputs that are gone are dropped. */
+int sr__inputs_snapshot(struct sr__follow *f, struct sr__job *job);
 
 /* ---- Records (follow_rate.c) ---- */
 
@@ -203,13 +201,75 @@ struct sr__deltas {
  * consumed (whole records only, unless eof). */
 int sr__rate_bytes(struct sr__follow *f, struct sr__input *in, const char *p,
                    size_t n, bool eof, size_t *used);
-/* Put the deltas and the new duplicate keys into the open transaction. */
-int sr__rate_save(struct sr__follow *f);
-/* After a commit: forget the saved deltas and keys. */
-void sr__rate_committed(struct sr__follow *f);
+/* Into job: the ledger deltas (sorted in the state's key order) and the
+ * new duplicate keys; both start again empty. */
+int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job);
 /* Load the committed duplicate keys into memory. */
 int sr__rate_load(struct sr__follow *f);
 void sr__rate_finish(struct sr__follow *f);
+
+/* ---- Commits (follow_commit.c) ---- */
+
+/*
+ * What one commit makes durable, taken from the follower at one instant:
+ * the committer thread fsyncs the files, then applies the rest in one
+ * LMDB write transaction, while the follower goes on reading and writing
+ * rows. Rows written after the snapshot are past the sizes it records.
+ */
+struct sr__job_input {
+	char *path;
+	struct sr__input_state st;
+};
+
+struct sr__job_output {
+	char name[40];
+	uint64_t size;
+};
+
+struct sr__job {
+	int *fds; /* to fsync, then close */
+	size_t nfds, fds_cap;
+	bool sync_dir;
+	const char *dir;
+	struct sr__job_input *puts;
+	size_t nputs, puts_cap;
+	char **dels;
+	size_t ndels, dels_cap;
+	struct sr__job_output *outs;
+	size_t nouts, outs_cap;
+	struct sr_key128 *keys;
+	size_t nkeys;
+	struct sr__ledger_delta *deltas;
+	char *texts; /* the deltas' periods */
+	size_t ndeltas;
+	char (*periods)[8]; /* open periods the commit counts records for */
+	size_t nperiods;
+	struct sr_follow_stats stats; /* as of the snapshot */
+	int result;
+	struct sr_run_error err;
+};
+
+void sr__job_free(struct sr__job *job);
+int sr__job_fd(struct sr__job *job, int fd);
+int sr__job_del(struct sr__job *job, const char *path);
+int sr__job_put(struct sr__job *job, const char *path,
+                const struct sr__input_state *st);
+int sr__job_output(struct sr__job *job, const char *name, uint64_t size);
+
+/* A thread that runs one job at a time on its own state handle. */
+struct sr__committer;
+int sr__committer_start(struct sr__committer **out, struct sr__state *st);
+/* Hand job over (the committer owns it); waits for the previous one and
+ * returns its result. */
+int sr__committer_post(struct sr__committer *c, struct sr__job *job,
+                       struct sr_follow_stats *committed,
+                       struct sr_run_error *err);
+/* Wait for the job in flight: its result (0 when none). */
+int sr__committer_wait(struct sr__committer *c,
+                       struct sr_follow_stats *committed,
+                       struct sr_run_error *err);
+/* Wait, then end the thread; accepts NULL. */
+void sr__committer_stop(struct sr__committer *c);
 
 /* ---- The follower (follow.c) ---- */
 

@@ -175,7 +175,7 @@ static int open_all(struct closing *c)
 	uint32_t n = sr_catalog_nsubscribers(c->cat);
 	err = sr_ledger_create(&c->ledger, n, (size_t)n * 2);
 	if (!err)
-		err = sr__state_open(cfg->state, &c->state);
+		err = sr__state_open(cfg->state, false, &c->state);
 	if (!err)
 		err = sr__mkdirs(cfg->out);
 	return err ? fail(c, err, cfg->state, "%.*s", sr_strerror(err), -1) : 0;

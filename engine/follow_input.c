@@ -852,48 +852,7 @@ int sr__input_pump(struct sr__follow *f, size_t i, bool *progress)
 	return check_rotation(f, in, &fs, progress);
 }
 
-/* Forget renamed and vanished paths first: a new file may have taken an
- * old name in the same commit. */
-static int forget_paths(struct sr__follow *f)
-{
-	int err = 0;
-	for (size_t i = 0; i < f->nin && !err; i++) {
-		struct sr__input *in = f->in[i];
-		if (in->old_key) {
-			err = sr__state_input_del(f->state, in->old_key);
-			free(in->old_key);
-			in->old_key = NULL;
-		}
-		if (!err && in->gone)
-			err = sr__state_input_del(f->state, in->path);
-	}
-	return err;
-}
-
-int sr__inputs_save(struct sr__follow *f)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	int err = forget_paths(f);
-	for (size_t i = 0; i < f->nin && !err; i++) {
-		struct sr__input *in = f->in[i];
-		if (in->gone || !in->dirty)
-			continue;
-		struct sr__input_state st = {.id = in->id,
-		                             .off = in->off,
-		                             .line = in->line,
-		                             .time_ns = now};
-		uint64_t n = st.off < in->head_len ? st.off : in->head_len;
-		st.id.fp_len = (uint32_t)n;
-		st.id.fp = fingerprint(in->head, (size_t)n);
-		err = sr__state_input_put(f->state, in->path, &st);
-		in->dirty = false;
-	}
-	return err;
-}
-
-void sr__inputs_prune(struct sr__follow *f)
+static void prune(struct sr__follow *f)
 {
 	size_t kept = 0;
 	for (size_t i = 0; i < f->nin; i++) {
@@ -903,4 +862,43 @@ void sr__inputs_prune(struct sr__follow *f)
 			f->in[kept++] = f->in[i];
 	}
 	f->nin = kept;
+}
+
+/* The committed progress of in, stamped with the wall clock now. */
+static struct sr__input_state progress_of(const struct sr__input *in,
+                                          int64_t now)
+{
+	struct sr__input_state st = {
+	    .id = in->id, .off = in->off, .line = in->line, .time_ns = now};
+	uint64_t n = in->off < in->head_len ? in->off : in->head_len;
+	st.id.fp_len = (uint32_t)n;
+	st.id.fp = fingerprint(in->head, (size_t)n);
+	return st;
+}
+
+int sr__inputs_snapshot(struct sr__follow *f, struct sr__job *job)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	int err = 0;
+	for (size_t i = 0; i < f->nin && !err; i++) {
+		struct sr__input *in = f->in[i];
+		if (in->old_key)
+			err = sr__job_del(job, in->old_key);
+		free(in->old_key);
+		in->old_key = NULL;
+		if (!err && in->gone)
+			err = sr__job_del(job, in->path);
+	}
+	for (size_t i = 0; i < f->nin && !err; i++) {
+		struct sr__input *in = f->in[i];
+		if (in->gone || !in->dirty)
+			continue;
+		struct sr__input_state st = progress_of(in, now);
+		err = sr__job_put(job, in->path, &st);
+		in->dirty = false;
+	}
+	prune(f);
+	return err;
 }

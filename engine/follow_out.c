@@ -314,55 +314,23 @@ static void close_some(struct sr__fouts *o)
 	}
 }
 
-int sr__fouts_sync(struct sr__fouts *o, struct sr_run_error *err)
+int sr__fouts_snapshot(struct sr__fouts *o, struct sr__job *job)
 {
-	bool created = false;
-	for (size_t i = 0; i <= 2 * o->n; i++) {
+	int err = 0;
+	job->dir = o->dir;
+	for (size_t i = 0; i <= 2 * o->n && !err; i++) {
 		struct sr__fout *f = fout_at(o, i);
-		created |= f->created;
-		if (!f->dirty)
-			continue;
-		if (fsync(f->fd) < 0)
-			return fail(err, -errno, o->dir, f->name,
-			            strerror(errno));
+		job->sync_dir |= f->created;
+		if (f->dirty)
+			err = sr__job_fd(job, f->fd);
 		f->dirty = false;
-	}
-	if (created) {
-		int d = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (d < 0 || fsync(d) < 0) {
-			int code = -errno;
-			if (d >= 0)
-				close(d);
-			return fail(err, code, o->dir, "", strerror(-code));
-		}
-		close(d);
-	}
-	close_some(o);
-	return 0;
-}
-
-int sr__fouts_save(struct sr__fouts *o, struct sr__state *st)
-{
-	for (size_t i = 0; i <= 2 * o->n; i++) {
-		struct sr__fout *f = fout_at(o, i);
-		if (f->size == f->committed && !f->created)
-			continue;
-		int err = sr__state_output_put(st, f->name, f->size);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-void sr__fouts_committed(struct sr__fouts *o)
-{
-	for (size_t i = 0; i <= 2 * o->n; i++) {
-		struct sr__fout *f = fout_at(o, i);
-		if (f->size != f->committed || f->created)
-			f->known = true;
+		if (!err && (f->size != f->committed || f->created))
+			err = sr__job_output(job, f->name, f->size);
+		f->known |= f->size != f->committed || f->created;
 		f->committed = f->size;
 		f->created = false;
 	}
-	for (size_t i = 0; i < o->n; i++)
-		o->p[i]->touched = false;
+	if (!err)
+		close_some(o);
+	return err;
 }

@@ -323,36 +323,33 @@ static int cmp_delta(const void *pa, const void *pb)
 	return (x > y) - (x < y);
 }
 
-int sr__rate_save(struct sr__follow *f)
+int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job)
 {
 	struct sr__deltas *d = &f->deltas;
 	struct sr__delta *e = malloc((d->n + 1) * sizeof(*e));
-	struct sr__ledger_delta *out = malloc((d->n + 1) * sizeof(*out));
-	char *texts = malloc((d->n + 1) * 8);
-	int err = e && out && texts ? 0 : SR_ENOMEM;
-	for (size_t i = 0; i < d->n && !err; i++)
+	job->deltas = malloc((d->n + 1) * sizeof(*job->deltas));
+	job->texts = malloc((d->n + 1) * 8);
+	if (!e || !job->deltas || !job->texts) {
+		free(e);
+		return SR_ENOMEM;
+	}
+	for (size_t i = 0; i < d->n; i++) {
 		e[i] = d->slots[d->used[i]];
-	if (!err && d->n)
-		qsort(e, d->n, sizeof(*e), cmp_delta);
-	for (size_t i = 0; i < d->n && !err; i++)
-		state_delta(f, &e[i], &out[i], texts + 8 * i);
-	if (!err)
-		err = sr__state_ledger_add(f->state, out, d->n);
-	free(e);
-	free(out);
-	free(texts);
-	if (!err)
-		err = sr__state_keys_append(f->state, f->keys, f->nkeys);
-	return err;
-}
-
-void sr__rate_committed(struct sr__follow *f)
-{
-	struct sr__deltas *d = &f->deltas;
-	for (size_t i = 0; i < d->n; i++)
 		d->slots[d->used[i]] = (struct sr__delta){0};
+	}
+	if (d->n)
+		qsort(e, d->n, sizeof(*e), cmp_delta);
+	for (size_t i = 0; i < d->n; i++)
+		state_delta(f, &e[i], &job->deltas[i], job->texts + 8 * i);
+	job->ndeltas = d->n;
 	d->n = 0;
-	f->nkeys = 0;
+	free(e);
+	/* The keys move to the job; the next ones go to a new list. */
+	job->keys = f->keys;
+	job->nkeys = f->nkeys;
+	f->keys = NULL;
+	f->nkeys = f->keys_cap = 0;
+	return 0;
 }
 
 void sr__rate_finish(struct sr__follow *f)
@@ -441,8 +438,8 @@ static int prepare(struct sr__follow *f, struct item *it)
 	return 0;
 }
 
-/* Pass 2 for a parsed record: steps 2 to 10 with the record's period,
- * into it->why and it->rated; prefetches the ledger delta of a rated one. */
+/* Pass 2 for a parsed record: steps 2 and 3 with the record's period,
+ * into it->why; prefetches the subscriber of a record still in. */
 static int judge(struct sr__follow *f, struct item *it)
 {
 	struct sr__fperiod *p = it->p;
@@ -459,14 +456,23 @@ static int judge(struct sr__follow *f, struct item *it)
 	int err = claim(f, it->key, f->dedup_pos++, &first);
 	if (!err && first)
 		err = remember_key(f, it->key);
-	if (err || !first) {
-		it->why = SR_REASON_DUPLICATE;
-		return err;
-	}
+	it->why = first ? SR_REASON_NONE : SR_REASON_DUPLICATE;
+	if (first)
+		sr_catalog_prefetch_subscriber(f->cat,
+		                               it->r.s.subscriber_id.ptr,
+		                               it->r.s.subscriber_id.len, 1);
+	return err;
+}
+
+/* Pass 2, second half: steps 4 to 10 for the records still in. */
+static void rate_item(struct sr__follow *f, struct item *it)
+{
+	if (it->r.kind != SR_SPLIT_RECORD || it->r.why || !it->p ||
+	    it->p->closed || it->why)
+		return;
 	it->why = sr_rate(f->cat, &it->r.s, &it->rated);
 	if (!it->why)
-		delta_prefetch(&f->deltas, p->month, &it->rated);
-	return 0;
+		delta_prefetch(&f->deltas, it->p->month, &it->rated);
 }
 
 /* Pass 3: the outcome of every record, in input order. */
@@ -530,6 +536,8 @@ int sr__rate_bytes(struct sr__follow *f, struct sr__input *in, const char *p,
 			if (batch[i].r.kind == SR_SPLIT_RECORD &&
 			    !batch[i].r.why)
 				err = judge(f, &batch[i]);
+		for (size_t i = 0; i < k && !err; i++)
+			rate_item(f, &batch[i]);
 		for (size_t i = 0; i < k && !err; i++)
 			err = emit(f, in, &batch[i]);
 	}

@@ -39,6 +39,7 @@ struct sr__state {
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi[NDB];
+	bool fork; /* shares the environment of another handle */
 };
 
 static int create_dbs(struct sr__state *s)
@@ -54,7 +55,7 @@ static int create_dbs(struct sr__state *s)
 	return sr__lmdb_err(mdb_txn_commit(txn));
 }
 
-int sr__state_open(const char *dir, struct sr__state **out)
+int sr__state_open(const char *dir, bool lazy_meta, struct sr__state **out)
 {
 	struct sr__state *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -71,7 +72,8 @@ int sr__state_open(const char *dir, struct sr__state **out)
 	if (!rc)
 		rc = mdb_env_set_maxdbs(s->env, NDB + 2);
 	if (!rc)
-		rc = mdb_env_open(s->env, dir, 0, 0664);
+		rc = mdb_env_open(s->env, dir, lazy_meta ? MDB_NOMETASYNC : 0,
+		                  0664);
 	err = rc ? sr__lmdb_err(rc) : create_dbs(s);
 	if (err)
 		goto err_env;
@@ -84,12 +86,25 @@ err_free:
 	return err;
 }
 
+int sr__state_fork(struct sr__state *s, struct sr__state **out)
+{
+	struct sr__state *f = malloc(sizeof(*f));
+	if (!f)
+		return SR_ENOMEM;
+	*f = *s;
+	f->txn = NULL;
+	f->fork = true;
+	*out = f;
+	return 0;
+}
+
 void sr__state_close(struct sr__state *s)
 {
 	if (!s)
 		return;
 	sr__state_abort(s);
-	mdb_env_close(s->env);
+	if (!s->fork)
+		mdb_env_close(s->env);
 	free(s);
 }
 

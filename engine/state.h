@@ -46,8 +46,16 @@ enum sr__ledger_kind_byte {
 
 struct sr__state;
 
-/* Open (creating it and the directory if missing) the state at dir. */
-int sr__state_open(const char *dir, struct sr__state **out);
+/*
+ * Open (creating it and the directory if missing) the state at dir. With
+ * lazy_meta, a commit syncs the data but not LMDB's meta page: a system
+ * crash may then undo the last commit (never tear it), which follow
+ * recovers from like any other restart, at half the fsyncs per commit.
+ */
+int sr__state_open(const char *dir, bool lazy_meta, struct sr__state **out);
+/* A second handle on the same environment, for another thread's
+ * transactions. Close it before the original. */
+int sr__state_fork(struct sr__state *s, struct sr__state **out);
 /* Abort any transaction and close; accepts NULL. */
 void sr__state_close(struct sr__state *s);
 
