@@ -52,6 +52,9 @@ struct session {
 	uint64_t commit_ns;
 	struct sr_follow_stats committed; /* stats as of the last commit */
 	struct sr__committer *committer;
+	int64_t catalog_stamp;    /* of the catalog the view was built from */
+	uint64_t catalog_checked; /* when it was last looked at */
+	const char *restart;      /* why the session starts over */
 };
 
 void sr__follow_event(struct sr__follow *f, enum sr_follow_event ev,
@@ -111,6 +114,7 @@ static int commit(struct session *s, bool wait)
 	struct sr__job *job = calloc(1, sizeof(*job));
 	int err = job ? sr__fouts_write(&f->outs, f->err) : SR_ENOMEM;
 	if (!err) {
+		f->stats->commits++;
 		job->stats = *f->stats;
 		err = touched_periods(f, job);
 	}
@@ -128,7 +132,6 @@ static int commit(struct session *s, bool wait)
 	}
 	err = sr__committer_post(s->committer, job, &s->committed, f->err);
 	f->pending = false;
-	f->stats->commits++;
 	s->last_commit = now_ns();
 	if (!err && wait)
 		err = sr__committer_wait(s->committer, &s->committed, f->err);
@@ -198,8 +201,22 @@ static int check_out_dir(struct sr__follow *f)
 	           : 0;
 }
 
-static int open_catalog(struct sr__follow *f)
+/* When the catalog's data file changed last (a load commits there). */
+static int64_t catalog_stamp(const char *db)
 {
+	char path[PATH_MAX];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/data.mdb", db);
+	if (stat(path, &st) < 0)
+		return 0;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+static int open_catalog(struct session *s)
+{
+	struct sr__follow *f = &s->f;
+	s->catalog_stamp = catalog_stamp(f->cfg->db);
+	s->catalog_checked = now_ns();
 	int err = sr_catalog_open(f->cfg->db, &f->cat);
 	if (err == -ENOENT || err == -ENOTDIR)
 		err = SR_ENOCATALOG;
@@ -254,7 +271,7 @@ static int setup(struct session *s)
 	struct sr__follow *f = &s->f;
 	int err = take_lock(s);
 	if (!err)
-		err = open_catalog(f);
+		err = open_catalog(s);
 	if (!err && (err = sr__state_open(f->cfg->state, true, &f->state)))
 		sr__follow_fail(f, err, f->cfg->state, 0, "%s",
 		                sr_strerror(err));
@@ -365,23 +382,42 @@ static int round_all(struct session *s, bool *progress)
 	return err;
 }
 
+/* A catalog loaded since the view was built: commit, then start over
+ * with a view of the new one. */
+static bool catalog_changed(struct session *s, unsigned poll_ms)
+{
+	uint64_t t = now_ns();
+	if (t - s->catalog_checked < (uint64_t)poll_ms * 1000000u)
+		return false;
+	s->catalog_checked = t;
+	return catalog_stamp(s->f.cfg->db) != s->catalog_stamp;
+}
+
 static int follow_loop(struct session *s)
 {
 	struct sr__follow *f = &s->f;
 	const struct sr_follow_config *cfg = f->cfg;
+	unsigned poll_ms = cfg->poll_ms ? cfg->poll_ms : 250;
+	int err = 0;
 	for (;;) {
 		bool progress = false;
-		int err = round_all(s, &progress);
+		err = round_all(s, &progress);
 		if (err)
 			return err;
 		if (stopping(f) || (cfg->once && !progress))
 			break;
+		if (catalog_changed(s, poll_ms)) {
+			s->restart = "the catalog was loaded again";
+			err = SR__RESTART;
+			break;
+		}
 		if (!progress)
-			wait_events(s, cfg->poll_ms ? cfg->poll_ms : 250);
+			wait_events(s, poll_ms);
 	}
-	if (f->pending)
-		return commit(s, true);
-	return sr__committer_wait(s->committer, &s->committed, f->err);
+	int done = f->pending ? commit(s, true)
+	                      : sr__committer_wait(s->committer, &s->committed,
+	                                           f->err);
+	return done ? done : err;
 }
 
 static int run_session(struct session *s)
@@ -440,6 +476,7 @@ int sr_follow_run(const struct sr_follow_config *cfg,
 		code = run_session(&s);
 		at_commit = s.committed;
 		teardown(&s);
+		const char *why = s.restart ? s.restart : "a period was closed";
 		if (code != SR__RESTART)
 			break;
 		/* Rows after the last commit are cut back and rated again. */
@@ -447,8 +484,7 @@ int sr_follow_run(const struct sr_follow_config *cfg,
 		code = 0;
 		struct sr__follow ev = {.cfg = cfg};
 		sr__follow_event(&ev, SR_FOLLOW_RESTART, cfg->state, 0,
-		                 "a period was closed; resuming from the last "
-		                 "commit");
+		                 "%s; resuming from the last commit", why);
 	}
 	stats->elapsed_ns = now_ns() - t0;
 	if (code && !err->msg[0])
