@@ -15,8 +15,8 @@
  * which is long enough; the rest is rated from the copy, then the new
  * content from its start. After a restart the same searches find the old
  * content by the saved identity. In a followed directory a renamed file
- * keeps its progress under its new name, a copy takes over the progress of
- * the file it copies, and the recreated name is a new file.
+ * keeps its progress under its new name, and a copy or a recreated name is
+ * a new file: a directory means every file in it.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -1,0 +1,156 @@
+/*
+ * The follow state store (engine/state.c): every kind of fact survives a
+ * commit and a reopen, an aborted transaction changes nothing, ledger
+ * deltas add up (also past 64 bits) whatever order they come in, and the
+ * duplicate keys come back in the blocks they were appended in.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "streamrate/error.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/sr-state-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(state, .init = setup, .fini = teardown);
+
+static struct sr__state *open_state(void)
+{
+	struct sr__state *s;
+	cr_assert_eq(sr__state_open(dir, false, &s), 0);
+	return s;
+}
+
+Test(state, input_round_trip)
+{
+	struct sr__state *s = open_state();
+	struct sr__input_state in = {
+	    {7, 99, 0x1234567890abcdefULL, 4096}, 123456789012ULL, 4242, -5};
+	struct sr__input_state got;
+	cr_assert_eq(sr__state_begin(s, true), 0);
+	cr_assert_eq(sr__state_input_put(s, "logs/a.csv", &in), 0);
+	cr_assert_eq(sr__state_commit(s), 0);
+	sr__state_close(s);
+
+	s = open_state();
+	cr_assert_eq(sr__state_begin(s, false), 0);
+	cr_assert_eq(sr__state_input_get(s, "logs/a.csv", &got), 0);
+	cr_assert_eq(got.id.dev, 7);
+	cr_assert_eq(got.id.ino, 99);
+	cr_assert_eq(got.id.fp, 0x1234567890abcdefULL);
+	cr_assert_eq(got.id.fp_len, 4096);
+	cr_assert_eq(got.off, 123456789012ULL);
+	cr_assert_eq(got.line, 4242);
+	cr_assert_eq(got.time_ns, -5);
+	cr_assert_eq(sr__state_input_get(s, "logs/b.csv", &got), SR_ENOTFOUND);
+	sr__state_close(s);
+}
+
+Test(state, abort_changes_nothing)
+{
+	struct sr__state *s = open_state();
+	cr_assert_eq(sr__state_begin(s, true), 0);
+	cr_assert_eq(sr__state_output_put(s, "rated-2024-03.csv", 100), 0);
+	cr_assert_eq(sr__state_closed_put(s, "2024-03"), 0);
+	sr__state_abort(s);
+	cr_assert_eq(sr__state_begin(s, false), 0);
+	cr_assert_eq(sr__state_closed_get(s, "2024-03"), SR_ENOTFOUND);
+	sr__state_close(s);
+}
+
+struct ledger_seen {
+	int n;
+	int64_t sessions[4];
+	unsigned __int128 count[4];
+	char item[4][16];
+};
+
+static int on_total(void *ctx, const struct sr__ledger_key *k, int64_t sessions,
+                    unsigned __int128 count)
+{
+	struct ledger_seen *seen = ctx;
+	cr_assert_lt(seen->n, 4);
+	cr_assert(k->subscriber.len == 4 &&
+	          !memcmp(k->subscriber.ptr, "sub1", 4));
+	snprintf(seen->item[seen->n], 16, "%c%.*s", k->kind, (int)k->item.len,
+	         k->item.ptr);
+	seen->sessions[seen->n] = sessions;
+	seen->count[seen->n++] = count;
+	return 0;
+}
+
+/* Two commits of deltas, given out of key order: totals add up, keys come
+ * back in key order (PPV 'p' before usage 'u'), other periods apart. */
+Test(state, ledger_totals_add_up)
+{
+	struct sr__state *s = open_state();
+	unsigned __int128 big = (unsigned __int128)1 << 70;
+	struct sr__ledger_delta d[3] = {
+	    {"2024-03", {{"sub1", 4}, SR_STATE_USAGE, {"r2", 2}}, 2, big},
+	    {"2024-03", {{"sub1", 4}, SR_STATE_PPV, {"match", 5}}, 1, 1},
+	    {"2024-02", {{"sub1", 4}, SR_STATE_USAGE, {"r2", 2}}, 9, 9},
+	};
+	for (int round = 0; round < 2; round++) {
+		cr_assert_eq(sr__state_begin(s, true), 0);
+		cr_assert_eq(sr__state_ledger_add(s, d, 3), 0);
+		cr_assert_eq(sr__state_commit(s), 0);
+	}
+	struct ledger_seen seen = {0};
+	cr_assert_eq(sr__state_begin(s, false), 0);
+	cr_assert_eq(sr__state_ledger_each(s, "2024-03", on_total, &seen), 0);
+	cr_assert_eq(seen.n, 2);
+	cr_assert_str_eq(seen.item[0], "pmatch");
+	cr_assert_eq(seen.sessions[0], 2);
+	cr_assert(seen.count[0] == 2);
+	cr_assert_str_eq(seen.item[1], "ur2");
+	cr_assert_eq(seen.sessions[1], 4);
+	cr_assert(seen.count[1] == 2 * big);
+	sr__state_close(s);
+}
+
+static int count_keys(void *ctx, const struct sr_key128 *keys, size_t n)
+{
+	uint64_t *sum = ctx;
+	for (size_t i = 0; i < n; i++)
+		*sum += keys[i].lo + keys[i].hi;
+	return 0;
+}
+
+Test(state, keys_come_back)
+{
+	struct sr__state *s = open_state();
+	static struct sr_key128 k[10000];
+	uint64_t want = 0, got = 0;
+	for (int i = 0; i < 10000; i++) {
+		k[i] = (struct sr_key128){(uint64_t)i * 3 + 1, (uint64_t)i};
+		want += k[i].lo + k[i].hi;
+	}
+	cr_assert_eq(sr__state_begin(s, true), 0);
+	cr_assert_eq(sr__state_keys_append(s, k, 6000), 0);
+	cr_assert_eq(sr__state_commit(s), 0);
+	cr_assert_eq(sr__state_begin(s, true), 0);
+	cr_assert_eq(sr__state_keys_append(s, k + 6000, 4000), 0);
+	cr_assert_eq(sr__state_commit(s), 0);
+	sr__state_close(s);
+	s = open_state();
+	cr_assert_eq(sr__state_begin(s, false), 0);
+	cr_assert_eq(sr__state_keys_each(s, count_keys, &got), 0);
+	cr_assert_eq(got, want);
+	sr__state_close(s);
+}
