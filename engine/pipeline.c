@@ -482,15 +482,36 @@ static size_t direct_append(struct pipeline *p, const char *data, size_t n)
 	return done;
 }
 
+/*
+ * A direct write of buf[0..len) at off stopped after done bytes (a full
+ * disk or a file size limit on the way). Write the rest through the
+ * buffered descriptor of the same file, which needs no alignment, so that
+ * the error reported, if any, is the one the file system gives: a short
+ * count alone does not say whether the disk is full or the file too large.
+ */
+static int direct_rest(struct pipeline *p, const char *buf, size_t done,
+		       size_t len, uint64_t off)
+{
+	while (done < len) {
+		ssize_t n = pwrite(p->cfg->rated_fd, buf + done, len - done,
+				   (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return fail(p, n < 0 ? -errno : SR_EIO, p->cfg->rated_path,
+				    "write");
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 static int direct_done(struct pipeline *p, unsigned b, int res)
 {
 	struct direct *d = &p->dio;
 	d->busy[b] = false;
 	if (res < 0)
 		return fail(p, res, p->cfg->rated_path, "write");
-	if ((size_t)res != d->wlen[b])
-		return fail(p, -ENOSPC, p->cfg->rated_path, "short write");
-	return 0;
+	return direct_rest(p, d->bufs[b], (size_t)res, d->wlen[b], d->woff[b]);
 }
 
 /* After the last commit: write the padded last block, cut the file to
@@ -506,24 +527,26 @@ static int direct_finish(struct pipeline *p)
 			busy |= d->busy[i];
 		if (!busy || err)
 			break;
-		if (io_uring_submit_and_wait(&p->ring, 1) < 0)
-			break;
+		/* Never go on with writes in flight: the last block and the
+		 * truncation must come after them. */
+		int r = io_uring_submit_and_wait(&p->ring, 1);
+		if (r < 0 && r != -EINTR)
+			return fail(p, r, p->cfg->rated_path, "io_uring");
 		err = reap(p, &seen);
 	}
 	if (err)
 		return err;
 	size_t padded = (d->len + SR_DIO_ALIGN - 1) / SR_DIO_ALIGN * SR_DIO_ALIGN;
 	memset(d->bufs[d->cur] + d->len, 0, padded - d->len);
-	for (size_t w = 0; w < padded;) {
-		ssize_t n = pwrite(d->fd, d->bufs[d->cur] + w, padded - w,
-				   (off_t)(d->off + w));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return fail(p, n < 0 ? -errno : -ENOSPC, p->cfg->rated_path,
-				    "write");
-		w += (size_t)n;
-	}
+	ssize_t n;
+	do
+		n = pwrite(d->fd, d->bufs[d->cur], padded, (off_t)d->off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return fail(p, -errno, p->cfg->rated_path, "write");
+	err = direct_rest(p, d->bufs[d->cur], (size_t)n, padded, d->off);
+	if (err)
+		return err;
 	if (ftruncate(d->fd, (off_t)(d->off + d->len)) < 0)
 		return fail(p, -errno, p->cfg->rated_path, "truncate");
 	return 0;
