@@ -447,6 +447,26 @@ static int decode(enum sr__file f, const MDB_val *key, const MDB_val *val,
 
 /* ---- Environments ---- */
 
+/*
+ * LMDB maps data.mdb and trusts it: in a file cut short (a copy, or a
+ * disk that filled up) the first page past the end is a SIGBUS. Refuse a
+ * store whose file is shorter than the pages its meta page has in use.
+ */
+static int check_size(MDB_env *env)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	mdb_filehandle_t fd;
+	struct stat st;
+	if (mdb_env_info(env, &info) || mdb_env_stat(env, &ms) ||
+	    mdb_env_get_fd(env, &fd) || fstat(fd, &st) < 0)
+		return SR_ELMDB;
+	if ((uint64_t)st.st_size <
+	    ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize)
+		return SR_ELMDB;
+	return 0;
+}
+
 /* Open dbdir; mapsize 0 keeps the size recorded in the file. */
 static int env_open(const char *dbdir, unsigned flags, size_t mapsize,
 		    MDB_env **env)
@@ -460,11 +480,14 @@ static int env_open(const char *dbdir, unsigned flags, size_t mapsize,
 		rc = mdb_env_set_maxdbs(*env, SR__NFILES + 4);
 	if (!rc)
 		rc = mdb_env_open(*env, dbdir, flags, 0664);
-	if (rc) {
+	int err = sr__lmdb_err(rc);
+	if (!err)
+		err = check_size(*env);
+	if (err) {
 		mdb_env_close(*env);
 		*env = NULL;
 	}
-	return sr__lmdb_err(rc);
+	return err;
 }
 
 /* The format stamp and the table handles of an open snapshot. */
@@ -494,6 +517,10 @@ int sr__store_open(const char *dbdir, struct sr__store *s)
 	/* A directory without data.mdb holds no catalog yet. */
 	if (err == -ENOENT && stat(dbdir, &st) == 0 && S_ISDIR(st.st_mode))
 		return SR_ENOCATALOG;
+	/* A data.mdb too short for its meta pages (empty, say) looks new to
+	 * LMDB, which then fails to initialise it read-only. */
+	if (err == -EBADF)
+		return SR_ELMDB;
 	if (err)
 		return err;
 	err = sr__lmdb_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->txn));
