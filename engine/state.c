@@ -26,8 +26,13 @@
 #include "state.h"
 #include "streamrate/error.h"
 
+/* Address space only, as for the catalog (and the same build override). */
 #ifndef SR_STATE_MAPSIZE
+#ifdef SR_LMDB_MAPSIZE
+#define SR_STATE_MAPSIZE SR_LMDB_MAPSIZE
+#else
 #define SR_STATE_MAPSIZE (64ull << 30)
+#endif
 #endif
 
 enum { DB_META, DB_INPUTS, DB_OUTPUTS, DB_KEYS, DB_LEDGER, DB_CLOSED, NDB };
@@ -187,7 +192,8 @@ static int each(struct sr__state *s, int db, const void *prefix, size_t plen,
 	int err = 0;
 	rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
 	for (; !rc && !err; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
+		if (plen &&
+		    (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)))
 			break;
 		err = fn(ctx, &k, &v);
 	}
