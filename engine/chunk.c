@@ -18,13 +18,13 @@
 #include "streamrate/rate.h"
 
 #define SR_MAX_FIELDS 1024
-#define SR_BATCH 16
+#define SR_BATCH      16
 
 int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
-		       const struct sr_period *period, struct sr_dedup *dedup)
+                       const struct sr_period *period, struct sr_dedup *dedup)
 {
-	*ctx = (struct sr_chunk_ctx){
-		.cat = cat, .period = period, .dedup = dedup};
+	*ctx =
+	    (struct sr_chunk_ctx){.cat = cat, .period = period, .dedup = dedup};
 	ctx->fields = calloc(SR_MAX_FIELDS, sizeof(*ctx->fields));
 	/* One scratch per record of a batch: parsed fields point into it. */
 	ctx->scratch = malloc((size_t)SR_BATCH * SR_SCRATCH_SIZE);
@@ -80,31 +80,32 @@ static int add_retract(struct sr_chunk *c, uint64_t pos)
 }
 
 static int add_reject(struct sr_chunk *c, size_t off, uint32_t line,
-		      enum sr_reason why, const struct sr_csv_record *rec,
-		      bool claimed)
+                      enum sr_reason why, const struct sr_csv_record *rec,
+                      bool claimed)
 {
 	if (c->nrejects == c->rejects_cap) {
 		size_t cap = c->rejects_cap ? c->rejects_cap * 2 : 256;
-		struct sr_reject_event *e = realloc(c->rejects, cap * sizeof(*e));
+		struct sr_reject_event *e =
+		    realloc(c->rejects, cap * sizeof(*e));
 		if (!e)
 			return SR_ENOMEM;
 		c->rejects = e;
 		c->rejects_cap = cap;
 	}
 	c->rejects[c->nrejects++] = (struct sr_reject_event){
-		.pos = c->pos + off,
-		.line = line,
-		.raw_len = rec->raw_len,
-		.raw_off = (uint32_t)off,
-		.reason = (uint16_t)why,
-		.claimed = claimed,
+	    .pos = c->pos + off,
+	    .line = line,
+	    .raw_len = rec->raw_len,
+	    .raw_off = (uint32_t)off,
+	    .reason = (uint16_t)why,
+	    .claimed = claimed,
 	};
 	c->by_reason[why]++;
 	return 0;
 }
 
 static int add_row(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t off,
-		   const struct sr_session *s, const struct sr_rated *r)
+                   const struct sr_session *s, const struct sr_rated *r)
 {
 	if (c->nrows == c->rows_cap) {
 		size_t cap = c->rows_cap ? c->rows_cap * 2 : 4096;
@@ -114,7 +115,8 @@ static int add_row(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t off,
 		uint32_t *end = realloc(c->row_end, cap * sizeof(*end));
 		if (end)
 			c->row_end = end;
-		struct sr_ledger_delta *d = realloc(c->deltas, cap * sizeof(*d));
+		struct sr_ledger_delta *d =
+		    realloc(c->deltas, cap * sizeof(*d));
 		if (!pos || !end || !d)
 			return SR_ENOMEM;
 		c->deltas = d;
@@ -153,7 +155,7 @@ struct item {
 static uint8_t plain_ids(const struct sr_header *h, uint64_t quoted)
 {
 	static const int cols[3] = {SR_COL_SESSION_ID, SR_COL_SUBSCRIBER_ID,
-				    SR_COL_CONTENT_ID};
+	                            SR_COL_CONTENT_ID};
 	uint8_t plain = 0;
 	for (int k = 0; k < 3; k++) {
 		int32_t f = h->field[cols[k]];
@@ -165,7 +167,7 @@ static uint8_t plain_ids(const struct sr_header *h, uint64_t quoted)
 
 /* Pass 1: split, parse, check the period, prefetch for the claim. */
 static size_t split_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
-			  struct item *batch, size_t *off, uint32_t *line)
+                          struct item *batch, size_t *off, uint32_t *line)
 {
 	uint32_t expect = c->header->nfields;
 	size_t n = 0;
@@ -176,10 +178,9 @@ static size_t split_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 		it->line = *line;
 		it->why = SR_REASON_NONE;
 		it->claimed = false;
-		it->kind = sr__csv_split(c->data + *off, c->len - *off, true,
-					 ctx->fields, expect, expect,
-					 ctx->scratch + n * SR_SCRATCH_SIZE,
-					 &it->rec);
+		it->kind = sr__csv_split(
+		    c->data + *off, c->len - *off, true, ctx->fields, expect,
+		    expect, ctx->scratch + n * SR_SCRATCH_SIZE, &it->rec);
 		*off += it->rec.consumed;
 		*line += it->rec.lines;
 		n++;
@@ -193,15 +194,16 @@ static size_t split_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 			continue;
 		it->key = sr__dedup_key(it->s.subscriber_id, it->s.session_id);
 		sr__dedup_prefetch(ctx->dedup, it->key);
-		sr_catalog_prefetch_subscriber(ctx->cat, it->s.subscriber_id.ptr,
-					       it->s.subscriber_id.len, 0);
+		sr_catalog_prefetch_subscriber(ctx->cat,
+		                               it->s.subscriber_id.ptr,
+		                               it->s.subscriber_id.len, 0);
 	}
 	return n;
 }
 
 /* Pass 2: claim in the duplicate set (step 3). */
 static int claim_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
-		       struct item *batch, size_t n)
+                       struct item *batch, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct item *it = &batch[i];
@@ -209,8 +211,8 @@ static int claim_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 		bool fresh;
 		if (it->kind != SR_SPLIT_RECORD || it->why)
 			continue;
-		bool first = sr__dedup_claim(ctx->dedup, it->key, c->pos + it->off,
-					     &retracted, &fresh);
+		bool first = sr__dedup_claim(
+		    ctx->dedup, it->key, c->pos + it->off, &retracted, &fresh);
 		c->fresh += fresh;
 		if (retracted != SR_DEDUP_NO_POS) {
 			int err = add_retract(c, retracted);
@@ -222,8 +224,9 @@ static int claim_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 			continue;
 		}
 		it->claimed = true;
-		sr_catalog_prefetch_subscriber(ctx->cat, it->s.subscriber_id.ptr,
-					       it->s.subscriber_id.len, 1);
+		sr_catalog_prefetch_subscriber(ctx->cat,
+		                               it->s.subscriber_id.ptr,
+		                               it->s.subscriber_id.len, 1);
 	}
 	return 0;
 }
@@ -246,7 +249,7 @@ static void rate_batch(struct sr_chunk_ctx *ctx, struct item *batch, size_t n)
 
 /* Pass 4: every outcome, in input order. */
 static int emit_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
-		      struct item *batch, size_t n)
+                      struct item *batch, size_t n)
 {
 	int err = 0;
 	for (size_t i = 0; i < n && !err; i++) {
@@ -255,10 +258,11 @@ static int emit_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 			c->skipped++;
 		else if (it->kind == SR_SPLIT_MALFORMED)
 			err = add_reject(c, it->off, it->line,
-					 SR_REASON_MALFORMED_LINE, &it->rec, false);
+			                 SR_REASON_MALFORMED_LINE, &it->rec,
+			                 false);
 		else if (it->why)
-			err = add_reject(c, it->off, it->line, it->why, &it->rec,
-					 it->claimed);
+			err = add_reject(c, it->off, it->line, it->why,
+			                 &it->rec, it->claimed);
 		else
 			err = add_row(ctx, c, it->off, &it->s, &it->rated);
 	}
@@ -294,7 +298,7 @@ static int cmp_u64(const void *a, const void *b)
 static int cmp_event(const void *a, const void *b)
 {
 	return cmp_u64(&((const struct sr_reject_event *)a)->pos,
-		       &((const struct sr_reject_event *)b)->pos);
+	               &((const struct sr_reject_event *)b)->pos);
 }
 
 /* The rated row at index i lost its claim: it becomes a reject. */
@@ -309,7 +313,7 @@ static int unrate(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t i)
 		line++;
 	uint32_t n = c->header->nfields;
 	sr__csv_split(c->data + off, c->len - off, true, ctx->fields, n, n,
-		      ctx->scratch, &rec);
+	              ctx->scratch, &rec);
 	return add_reject(c, off, line, SR_REASON_DUPLICATE, &rec, false);
 }
 
@@ -323,7 +327,7 @@ static void cut_rows(struct sr_chunk *c, const size_t *cut, size_t n)
 			k++;
 		} else {
 			memmove(c->rated.data + w, c->rated.data + from,
-				end - from);
+			        end - from);
 			w += end - from;
 			c->row_pos[kept] = c->row_pos[i];
 			c->deltas[kept] = c->deltas[i];
@@ -337,8 +341,8 @@ static void cut_rows(struct sr_chunk *c, const size_t *cut, size_t n)
 
 /* Apply the retractions of c: positions whose claim an earlier record took. */
 static int apply_retractions(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
-			     const uint64_t *retracted, size_t count,
-			     struct sr_ledger *corrections)
+                             const uint64_t *retracted, size_t count,
+                             struct sr_ledger *corrections)
 {
 	size_t nrej = c->nrejects, n = 0, cap = 0;
 	size_t *cut = NULL;
@@ -346,7 +350,7 @@ static int apply_retractions(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 
 	for (size_t r = 0; r < count && !err; r++) {
 		uint64_t *row = bsearch(&retracted[r], c->row_pos, c->nrows,
-					sizeof(*c->row_pos), cmp_u64);
+		                        sizeof(*c->row_pos), cmp_u64);
 		if (row) {
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -358,15 +362,16 @@ static int apply_retractions(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 				cut = m;
 			}
 			cut[n] = (size_t)(row - c->row_pos);
-			err = sr_ledger_apply(corrections, &c->deltas[cut[n]], -1);
+			err = sr_ledger_apply(corrections, &c->deltas[cut[n]],
+			                      -1);
 			if (!err)
 				err = unrate(ctx, c, cut[n]);
 			n++;
 			continue;
 		}
 		struct sr_reject_event key = {.pos = retracted[r]};
-		struct sr_reject_event *e = bsearch(&key, c->rejects, nrej,
-						    sizeof(key), cmp_event);
+		struct sr_reject_event *e =
+		    bsearch(&key, c->rejects, nrej, sizeof(key), cmp_event);
 		if (e && e->claimed) {
 			c->by_reason[e->reason]--;
 			c->by_reason[SR_REASON_DUPLICATE]++;
@@ -384,17 +389,18 @@ static int apply_retractions(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 }
 
 int sr__chunk_settle(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
-		     const uint64_t *retracted, size_t n, uint64_t first_line,
-		     const struct sr_buf *file_field, struct sr_buf *rejects,
-		     struct sr_ledger *corrections)
+                     const uint64_t *retracted, size_t n, uint64_t first_line,
+                     const struct sr_buf *file_field, struct sr_buf *rejects,
+                     struct sr_ledger *corrections)
 {
 	int err = n ? apply_retractions(ctx, c, retracted, n, corrections) : 0;
 
 	for (size_t i = 0; i < c->nrejects && !err; i++) {
 		const struct sr_reject_event *e = &c->rejects[i];
-		err = sr__emit_reject(rejects, file_field->data, file_field->len,
-				      first_line + e->line, e->reason,
-				      c->data + e->raw_off, e->raw_len);
+		err =
+		    sr__emit_reject(rejects, file_field->data, file_field->len,
+		                    first_line + e->line, e->reason,
+		                    c->data + e->raw_off, e->raw_len);
 	}
 	return err;
 }

@@ -18,12 +18,12 @@
 
 /* A record rejected in a chunk, formatted at commit time. */
 struct sr_reject_event {
-	uint64_t pos;      /* input position of the record */
-	uint32_t line;     /* physical line, relative to the chunk's first */
+	uint64_t pos;  /* input position of the record */
+	uint32_t line; /* physical line, relative to the chunk's first */
 	uint32_t raw_len;
-	uint32_t raw_off;  /* offset of the raw record in the chunk */
-	uint16_t reason;   /* enum sr_reason */
-	uint16_t claimed;  /* got past step 3 (a claim others may take back) */
+	uint32_t raw_off; /* offset of the raw record in the chunk */
+	uint16_t reason;  /* enum sr_reason */
+	uint16_t claimed; /* got past step 3 (a claim others may take back) */
 };
 
 struct sr_chunk {
@@ -34,9 +34,9 @@ struct sr_chunk {
 	const struct sr_header *header;
 
 	/* Out: set by the worker. */
-	struct sr_buf rated;       /* rated.csv rows */
-	uint64_t *row_pos;         /* input position of each rated row */
-	uint32_t *row_end;         /* end offset of each row in rated */
+	struct sr_buf rated;            /* rated.csv rows */
+	uint64_t *row_pos;              /* input position of each rated row */
+	uint32_t *row_end;              /* end offset of each row in rated */
 	struct sr_ledger_delta *deltas; /* what each row adds to the ledger */
 	size_t nrows, rows_cap;
 	struct sr_reject_event *rejects;
@@ -45,7 +45,7 @@ struct sr_chunk {
 	uint64_t skipped; /* empty lines */
 	uint64_t fresh;   /* pairs new to the duplicate set */
 	uint64_t by_reason[SR_REASON_COUNT];
-	int error;        /* a negative code if rating failed */
+	int error; /* a negative code if rating failed */
 	/* Positions of later records whose claim this chunk took: they are
 	 * duplicates, and always belong to chunks committed after this one. */
 	uint64_t *retracts;
@@ -58,13 +58,13 @@ struct sr_chunk_ctx {
 	const struct sr_period *period;
 	struct sr_dedup *dedup;
 	struct sr_ledger *ledger; /* this thread's totals */
-	struct sr_rowfmt fmt; /* encoded catalog ids for rated rows */
+	struct sr_rowfmt fmt;     /* encoded catalog ids for rated rows */
 	struct sr_str *fields;
 	char *scratch;
 };
 
 int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
-		       const struct sr_period *period, struct sr_dedup *dedup);
+                       const struct sr_period *period, struct sr_dedup *dedup);
 void sr__chunk_ctx_finish(struct sr_chunk_ctx *ctx);
 
 /* Reset the outputs of c for new input; keeps its buffers. */
@@ -83,8 +83,8 @@ int sr__chunk_rate(struct sr_chunk_ctx *ctx, struct sr_chunk *c);
  * rejects, numbering lines from first_line. Counts move accordingly in c.
  */
 int sr__chunk_settle(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
-		     const uint64_t *retracted, size_t n, uint64_t first_line,
-		     const struct sr_buf *file_field, struct sr_buf *rejects,
-		     struct sr_ledger *corrections);
+                     const uint64_t *retracted, size_t n, uint64_t first_line,
+                     const struct sr_buf *file_field, struct sr_buf *rejects,
+                     struct sr_ledger *corrections);
 
 #endif

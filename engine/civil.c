@@ -37,7 +37,7 @@ static bool is_leap(int64_t y)
 unsigned sr__month_days(int64_t y, unsigned m)
 {
 	static const unsigned char days[12] = {31, 28, 31, 30, 31, 30,
-					       31, 31, 30, 31, 30, 31};
+	                                       31, 31, 30, 31, 30, 31};
 	return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
@@ -113,7 +113,7 @@ int sr__parse_rfc3339(const char *p, size_t n, int64_t *instant)
 	    p[13] != ':' || p[16] != ':')
 		return -1;
 	int64_t hh = digits(p + 11, 2), mi = digits(p + 14, 2),
-		ss = digits(p + 17, 2);
+	        ss = digits(p + 17, 2);
 	if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59)
 		return -1;
 	size_t i = 19;
@@ -128,7 +128,7 @@ int sr__parse_rfc3339(const char *p, size_t n, int64_t *instant)
 	if (i + 1 == n && p[i] == 'Z') {
 		offset = 0;
 	} else if (i + 6 == n && (p[i] == '+' || p[i] == '-') &&
-		   p[i + 3] == ':') {
+	           p[i + 3] == ':') {
 		int64_t oh = digits(p + i + 1, 2), om = digits(p + i + 4, 2);
 		if (oh < 0 || oh > 23 || om < 0 || om > 59)
 			return -1;
@@ -138,8 +138,8 @@ int sr__parse_rfc3339(const char *p, size_t n, int64_t *instant)
 	} else {
 		return -1;
 	}
-	*instant = sr__days_from_civil(y, m, d) * SR_DAY + hh * 3600 +
-		   mi * 60 + ss - offset;
+	*instant = sr__days_from_civil(y, m, d) * SR_DAY + hh * 3600 + mi * 60 +
+	           ss - offset;
 	return 0;
 }
 

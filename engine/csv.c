@@ -15,14 +15,14 @@
 enum { C_DATA, C_COMMA, C_LF, C_QUOTE };
 
 static const unsigned char cls[256] = {
-	['\n'] = C_LF,
-	[','] = C_COMMA,
-	['"'] = C_QUOTE,
+    ['\n'] = C_LF,
+    [','] = C_COMMA,
+    ['"'] = C_QUOTE,
 };
 
 /* The first physical line as a malformed record, or SR_SPLIT_MORE. */
 static enum sr_split malformed(const char *p, size_t n, bool eof,
-			       struct sr_csv_record *rec)
+                               struct sr_csv_record *rec)
 {
 	const char *lf = memchr(p, '\n', n);
 	size_t len;
@@ -48,8 +48,8 @@ static enum sr_split malformed(const char *p, size_t n, bool eof,
  * between a record, an empty line and a record too long.
  */
 static enum sr_split finish(const char *p, size_t n, bool eof, size_t i,
-			    uint32_t nfields, uint32_t expect, uint32_t lines,
-			    struct sr_csv_record *rec)
+                            uint32_t nfields, uint32_t expect, uint32_t lines,
+                            struct sr_csv_record *rec)
 {
 	size_t len = i;
 	bool lf = i < n;
@@ -77,8 +77,8 @@ static enum sr_split finish(const char *p, size_t n, bool eof, size_t i,
  * the general splitter decides.
  */
 static enum sr_split plain_line(const char *p, size_t n, struct sr_str *fields,
-				uint32_t cap, uint32_t expect,
-				struct sr_csv_record *rec)
+                                uint32_t cap, uint32_t expect,
+                                struct sr_csv_record *rec)
 {
 	size_t window = n < SR_RECORD_MAX + 2 ? n : SR_RECORD_MAX + 2;
 	const char *lf = memchr(p, '\n', window);
@@ -112,15 +112,15 @@ static enum sr_split plain_line(const char *p, size_t n, struct sr_str *fields,
 }
 
 enum sr_split sr__csv_split(const char *p, size_t n, bool eof,
-			    struct sr_str *fields, uint32_t cap,
-			    uint32_t expect, char *scratch,
-			    struct sr_csv_record *rec)
+                            struct sr_str *fields, uint32_t cap,
+                            uint32_t expect, char *scratch,
+                            struct sr_csv_record *rec)
 {
 	size_t i = 0, used = 0;
 	uint32_t nf = 0, inner_lf = 0;
 
-	if (n && p[0] != '"' && plain_line(p, n, fields, cap, expect, rec) ==
-				      SR_SPLIT_RECORD)
+	if (n && p[0] != '"' &&
+	    plain_line(p, n, fields, cap, expect, rec) == SR_SPLIT_RECORD)
 		return SR_SPLIT_RECORD;
 	rec->quoted = 0;
 
@@ -140,8 +140,8 @@ enum sr_split sr__csv_split(const char *p, size_t n, bool eof,
 				 * record is too long or the input ends. */
 				if (!q)
 					return eof || n > SR_RECORD_MAX + 1
-						       ? malformed(p, n, eof, rec)
-						       : SR_SPLIT_MORE;
+					           ? malformed(p, n, eof, rec)
+					           : SR_SPLIT_MORE;
 				if ((size_t)(q - p) > SR_RECORD_MAX + 1)
 					return malformed(p, n, eof, rec);
 				size_t k = (size_t)(q - p);
@@ -155,30 +155,36 @@ enum sr_split sr__csv_split(const char *p, size_t n, bool eof,
 						copied = true;
 						used = 0;
 					}
-					memcpy(scratch + used, p + from, k + 1 - from);
+					memcpy(scratch + used, p + from,
+					       k + 1 - from);
 					used += k + 1 - from;
 					i = from = k + 2;
 					continue;
 				}
 				if (copied) {
-					memcpy(scratch + used, p + from, k - from);
+					memcpy(scratch + used, p + from,
+					       k - from);
 					used += k - from;
-					fields[nf] = (struct sr_str){scratch, (uint32_t)used};
+					fields[nf] = (struct sr_str){
+					    scratch, (uint32_t)used};
 					scratch += used;
 					used = 0;
 				} else {
-					fields[nf] = (struct sr_str){p + from, (uint32_t)(k - from)};
+					fields[nf] = (struct sr_str){
+					    p + from, (uint32_t)(k - from)};
 				}
 				i = k + 1;
 				break;
 			}
 			rec->quoted |= nf < 63 ? 1ULL << nf : 1ULL << 63;
 			nf++;
-			/* After the closing quote: comma, LF, CR LF or the end. */
+			/* After the closing quote: comma, LF, CR LF or the end.
+			 */
 			if (i == n) {
 				if (!eof)
 					return SR_SPLIT_MORE;
-				return finish(p, n, eof, i, nf, expect, inner_lf, rec);
+				return finish(p, n, eof, i, nf, expect,
+				              inner_lf, rec);
 			}
 			if (p[i] == ',') {
 				i++;
@@ -189,7 +195,8 @@ enum sr_split sr__csv_split(const char *p, size_t n, bool eof,
 			if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
 				i++;
 			if (p[i] == '\n')
-				return finish(p, n, eof, i, nf, expect, inner_lf, rec);
+				return finish(p, n, eof, i, nf, expect,
+				              inner_lf, rec);
 			return malformed(p, n, eof, rec);
 		}
 		/* Unquoted: up to a comma, an LF or the end; no quotes. */
@@ -200,21 +207,24 @@ enum sr_split sr__csv_split(const char *p, size_t n, bool eof,
 		if (i == n) {
 			if (!eof)
 				return SR_SPLIT_MORE;
-			fields[nf++] = (struct sr_str){p + start, (uint32_t)(i - start)};
+			fields[nf++] =
+			    (struct sr_str){p + start, (uint32_t)(i - start)};
 			return finish(p, n, eof, i, nf, expect, inner_lf, rec);
 		}
 		switch (cls[(unsigned char)p[i]]) {
 		case C_QUOTE:
 			return malformed(p, n, eof, rec);
 		case C_COMMA:
-			fields[nf++] = (struct sr_str){p + start, (uint32_t)(i - start)};
+			fields[nf++] =
+			    (struct sr_str){p + start, (uint32_t)(i - start)};
 			i++;
 			continue;
 		default: { /* C_LF: drop one CR right before it. */
 			size_t end = i;
 			if (end > start && p[end - 1] == '\r')
 				end--;
-			fields[nf++] = (struct sr_str){p + start, (uint32_t)(end - start)};
+			fields[nf++] =
+			    (struct sr_str){p + start, (uint32_t)(end - start)};
 			return finish(p, n, eof, i, nf, expect, inner_lf, rec);
 		}
 		}

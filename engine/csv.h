@@ -46,8 +46,8 @@ struct sr_csv_record {
  * the caller must not call.
  */
 enum sr_split sr__csv_split(const char *p, size_t n, bool eof,
-			    struct sr_str *fields, uint32_t cap,
-			    uint32_t expect, char *scratch,
-			    struct sr_csv_record *rec);
+                            struct sr_str *fields, uint32_t cap,
+                            uint32_t expect, char *scratch,
+                            struct sr_csv_record *rec);
 
 #endif

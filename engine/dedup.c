@@ -15,7 +15,7 @@
 #include "mem.h"
 #include "streamrate/error.h"
 
-#define VALID (1ULL << 63)
+#define VALID    (1ULL << 63)
 #define POS_MASK ((1ULL << SR_DEDUP_POS_BITS) - 1)
 #define KEY_MASK (~VALID & ~POS_MASK)
 
@@ -55,8 +55,8 @@ int sr__dedup_grow(struct sr_dedup *d, size_t used)
 {
 	struct sr_dedup n;
 	int err = sr__dedup_init(&n, used * 2 > sr__dedup_capacity(d) * 2
-					     ? used * 2
-					     : sr__dedup_capacity(d) * 2);
+	                                 ? used * 2
+	                                 : sr__dedup_capacity(d) * 2);
 	if (err)
 		return err;
 	for (size_t i = 0; i <= d->mask; i++) {
@@ -75,7 +75,7 @@ int sr__dedup_grow(struct sr_dedup *d, size_t used)
 }
 
 bool sr__dedup_claim(struct sr_dedup *d, struct sr_key128 k, uint64_t pos,
-		     uint64_t *retracted, bool *fresh)
+                     uint64_t *retracted, bool *fresh)
 {
 	uint64_t bits = k.hi & KEY_MASK;
 	*retracted = SR_DEDUP_NO_POS;

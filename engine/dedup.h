@@ -22,7 +22,7 @@
 #include "streamrate/types.h"
 
 #define SR_DEDUP_POS_BITS 44
-#define SR_DEDUP_NO_POS UINT64_MAX
+#define SR_DEDUP_NO_POS   UINT64_MAX
 
 struct sr_key128 {
 	uint64_t lo, hi;
@@ -46,7 +46,8 @@ static inline size_t sr__dedup_capacity(const struct sr_dedup *d)
 int sr__dedup_grow(struct sr_dedup *d, size_t used);
 
 /* Hint that k will be claimed soon. */
-static inline void sr__dedup_prefetch(const struct sr_dedup *d, struct sr_key128 k)
+static inline void sr__dedup_prefetch(const struct sr_dedup *d,
+                                      struct sr_key128 k)
 {
 	__builtin_prefetch(&d->slots[2 * (k.lo & d->mask)], 1);
 }
@@ -59,6 +60,6 @@ static inline void sr__dedup_prefetch(const struct sr_dedup *d, struct sr_key128
  * *fresh tells whether the pair was new to the set (for its size).
  */
 bool sr__dedup_claim(struct sr_dedup *d, struct sr_key128 k, uint64_t pos,
-		     uint64_t *retracted, bool *fresh);
+                     uint64_t *retracted, bool *fresh);
 
 #endif

@@ -158,11 +158,10 @@ static void put_u64(struct sr_buf *b, uint64_t v)
 	b->len += sr__format_i128((sr_i128)v, b->data + b->len);
 }
 
-
 /* Encode n ids from get(cat, i) into f->text; views fixed up later. */
 static int encode_ids(struct sr_rowfmt *f, struct sr_str **out, uint32_t n,
-		      struct sr_str (*get)(const struct sr_catalog *, uint32_t),
-		      size_t *longest)
+                      struct sr_str (*get)(const struct sr_catalog *, uint32_t),
+                      size_t *longest)
 {
 	*out = calloc(n + 1, sizeof(**out));
 	if (!*out)
@@ -176,7 +175,7 @@ static int encode_ids(struct sr_rowfmt *f, struct sr_str **out, uint32_t n,
 		sr__csv_field(&f->text, id.ptr, id.len);
 		/* Offsets for now: the buffer may still move. */
 		(*out)[i] = (struct sr_str){(const char *)(uintptr_t)at,
-					    (uint32_t)(f->text.len - at)};
+		                            (uint32_t)(f->text.len - at)};
 		if ((*out)[i].len > *longest)
 			*longest = (*out)[i].len;
 	}
@@ -210,11 +209,11 @@ static void fix_views(struct sr_rowfmt *f, struct sr_str *v, uint32_t n)
 }
 
 int sr__rowfmt_init(struct sr_rowfmt *f, const struct sr_catalog *cat,
-		    const struct sr_period *p)
+                    const struct sr_period *p)
 {
 	uint32_t np = sr_catalog_nplans(cat), nr = sr_catalog_nregions(cat),
-		 nk = sr_catalog_nclasses(cat), nb = sr_catalog_nbands(cat),
-		 nt = sr_catalog_nrates(cat), nc = sr_catalog_ncurrencies(cat);
+	         nk = sr_catalog_nclasses(cat), nb = sr_catalog_nbands(cat),
+	         nt = sr_catalog_nrates(cat), nc = sr_catalog_ncurrencies(cat);
 	size_t lp = 0, lr = 0, lk = 0, lb = 0, lt = 0, lc = 0;
 	*f = (struct sr_rowfmt){.cat = cat, .period = p};
 	int err = encode_ids(f, &f->plan, np, plan_id, &lp);
@@ -280,9 +279,9 @@ static void put_enc(struct sr_buf *b, struct sr_str s)
 }
 
 static const char pairs[] =
-	"00010203040506070809101112131415161718192021222324252627282930313233"
-	"34353637383940414243444546474849505152535455565758596061626364656667"
-	"6869707172737475767778798081828384858687888990919293949596979899";
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
 
 /* An id from the input and a comma; plain ids need no look. */
 static void put_id(struct sr_buf *b, struct sr_str s, int plain)
@@ -297,7 +296,7 @@ static void put_id(struct sr_buf *b, struct sr_str s, int plain)
 /* "YYYY-MM-DDTHH:MM:SSZ," of an instant of the period: the day from the
  * period's table, the time by digit pairs. */
 static void put_start(struct sr_buf *b, const struct sr_rowfmt *f,
-		      int64_t start)
+                      int64_t start)
 {
 	int64_t t = start - f->period->start;
 	unsigned day = (unsigned)(t / SR_DAY), sod = (unsigned)(t % SR_DAY);
@@ -313,12 +312,13 @@ static void put_start(struct sr_buf *b, const struct sr_rowfmt *f,
 }
 
 int sr__emit_rated(struct sr_buf *b, const struct sr_rowfmt *f,
-		   const struct sr_session *s, const struct sr_rated *r)
+                   const struct sr_session *s, const struct sr_rated *r)
 {
 	/* Room for put_enc's 32-byte blocks beyond the ids themselves. */
-	size_t need = SR_CSV_FIELD_MAX(s->session_id.len + s->subscriber_id.len +
-				       s->content_id.len) +
-		      f->max_catalog_bytes + 6 * 32 + 160;
+	size_t need =
+	    SR_CSV_FIELD_MAX(s->session_id.len + s->subscriber_id.len +
+	                     s->content_id.len) +
+	    f->max_catalog_bytes + 6 * 32 + 160;
 	int err = sr__buf_reserve(b, need);
 	if (err)
 		return err;
@@ -361,8 +361,8 @@ int sr__emit_rated(struct sr_buf *b, const struct sr_rowfmt *f,
 }
 
 int sr__emit_reject(struct sr_buf *b, const char *file_field, size_t file_len,
-		    uint64_t line, enum sr_reason reason, const char *raw,
-		    size_t raw_len)
+                    uint64_t line, enum sr_reason reason, const char *raw,
+                    size_t raw_len)
 {
 	struct sr_str why = sr_reason_text(reason);
 	int err = sr__buf_reserve(b, file_len + why.len + 2 * raw_len + 48);
@@ -431,7 +431,7 @@ static void json_u128(struct sr_buf *b, unsigned __int128 v)
 }
 
 static void json_line(struct sr_buf *b, const struct sr_invoice_line *l,
-		      int exponent)
+                      int exponent)
 {
 	switch (l->type) {
 	case SR_LINE_RECURRING:
@@ -462,14 +462,14 @@ static void json_line(struct sr_buf *b, const struct sr_invoice_line *l,
 
 static size_t line_bytes(const struct sr_invoice_line *l)
 {
-	size_t id = l->plan ? l->plan->id.len
-		    : l->rate ? l->rate->id.len
-			      : l->content->id.len;
+	size_t id = l->plan   ? l->plan->id.len
+	            : l->rate ? l->rate->id.len
+	                      : l->content->id.len;
 	return 2 * id + 256;
 }
 
 int sr__emit_invoice_json(struct sr_buf *b, const struct sr_period *p,
-			  const struct sr_invoice *inv)
+                          const struct sr_invoice *inv)
 {
 	int e = inv->currency->exponent;
 	size_t need = 2 * (inv->subscriber->id.len + inv->region->id.len) + 512;
@@ -509,8 +509,8 @@ int sr__emit_invoice_csv(struct sr_buf *b, const struct sr_invoice *inv)
 {
 	int e = inv->currency->exponent;
 	int err = sr__buf_reserve(b, SR_CSV_FIELD_MAX(inv->subscriber->id.len +
-						      inv->currency->code.len) +
-					     128);
+	                                              inv->currency->code.len) +
+	                                 128);
 	if (err)
 		return err;
 	put_str(b, inv->subscriber->id);

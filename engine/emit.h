@@ -71,25 +71,25 @@ struct sr_rowfmt {
 };
 
 int sr__rowfmt_init(struct sr_rowfmt *f, const struct sr_catalog *cat,
-		    const struct sr_period *p);
+                    const struct sr_period *p);
 void sr__rowfmt_finish(struct sr_rowfmt *f);
 
 /* Append one rated.csv row (reserves what it needs). */
 int sr__emit_rated(struct sr_buf *b, const struct sr_rowfmt *f,
-		   const struct sr_session *s, const struct sr_rated *r);
+                   const struct sr_session *s, const struct sr_rated *r);
 /* Append one rejects.csv row; file is the field already CSV-encoded. */
 int sr__emit_reject(struct sr_buf *b, const char *file_field, size_t file_len,
-		    uint64_t line, enum sr_reason reason, const char *raw,
-		    size_t raw_len);
+                    uint64_t line, enum sr_reason reason, const char *raw,
+                    size_t raw_len);
 /* Append one invoices JSON line and one invoices CSV row. */
 int sr__emit_invoice_json(struct sr_buf *b, const struct sr_period *p,
-			  const struct sr_invoice *inv);
+                          const struct sr_invoice *inv);
 int sr__emit_invoice_csv(struct sr_buf *b, const struct sr_invoice *inv);
 
-#define SR_RATED_HEADER                                                      \
-	"session_id,subscriber_id,content_id,start,period,plan_id,region,"  \
+#define SR_RATED_HEADER                                                        \
+	"session_id,subscriber_id,content_id,start,period,plan_id,region,"     \
 	"class,quality,band,rate_id,meter,units,charge,currency\n"
-#define SR_REJECTS_HEADER "file,line,reason,record\n"
+#define SR_REJECTS_HEADER      "file,line,reason,record\n"
 #define SR_INVOICES_CSV_HEADER "subscriber,currency,subtotal,tax,total\n"
 
 #endif

@@ -12,8 +12,8 @@ const char *sr_strerror(int err)
 	switch (err) {
 	case SR_OK:
 		return "success";
-#define SR_ERRNO_CASE(name, msg)                                             \
-	case SR_E##name:                                                     \
+#define SR_ERRNO_CASE(name, msg)                                               \
+	case SR_E##name:                                                       \
 		return msg;
 		SR_ERRNO_MAP(SR_ERRNO_CASE)
 #undef SR_ERRNO_CASE

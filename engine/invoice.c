@@ -40,7 +40,7 @@ static int push(struct builder *b, const struct sr_invoice_line *line)
 
 /* Days of the period inside [start, end). */
 static uint32_t days_inside(const struct sr_period *p,
-			   const struct sr_subscription *row)
+                            const struct sr_subscription *row)
 {
 	int64_t from = row->start > p->start ? row->start : p->start;
 	int64_t to = row->end < p->end ? row->end : p->end;
@@ -57,8 +57,8 @@ static int recurring_lines(struct builder *b, const struct sr_subscriber *s)
 		line.plan = sr_catalog_plan(b->cat, s->subs[i].plan);
 		line.days = days;
 		int err = sr__round_minor_div(
-			(sr_i128)line.plan->monthly_fee * days,
-			b->period->days, b->exponent, &line.amount);
+		    (sr_i128)line.plan->monthly_fee * days, b->period->days,
+		    b->exponent, &line.amount);
 		if (!err)
 			err = push(b, &line);
 		if (err)
@@ -68,7 +68,7 @@ static int recurring_lines(struct builder *b, const struct sr_subscriber *s)
 }
 
 int sr_usage_value(const struct sr_rate *r, unsigned __int128 billable,
-		   __int128 *value)
+                   __int128 *value)
 {
 	/* Billable units are numbered from 0; segment k runs from its
 	 * from_units to the next tier's, at its price. */
@@ -77,15 +77,15 @@ int sr_usage_value(const struct sr_rate *r, unsigned __int128 billable,
 	__int128 sum = 0;
 
 	for (uint32_t k = 0; k <= r->ntiers; k++) {
-		unsigned __int128 to = k < r->ntiers ? r->tiers[k].from_units
-						     : billable;
+		unsigned __int128 to =
+		    k < r->ntiers ? r->tiers[k].from_units : billable;
 		if (to > billable)
 			to = billable;
 		if (to > from) {
 			unsigned __int128 n = to - from;
 			__int128 part;
 			if (__builtin_mul_overflow((__int128)n, (__int128)price,
-						   &part) ||
+			                           &part) ||
 			    __builtin_add_overflow(sum, part, &sum))
 				return SR_EOVERFLOW;
 		}
@@ -106,7 +106,8 @@ static int usage_line(struct builder *b, const struct sr_ledger_entry *e)
 	line.rate = e->rate;
 	line.units = e->count;
 	line.allowance = e->rate->allowance;
-	line.billable = e->count > line.allowance ? e->count - line.allowance : 0;
+	line.billable =
+	    e->count > line.allowance ? e->count - line.allowance : 0;
 	int err = sr_usage_value(e->rate, line.billable, &value);
 	if (!err)
 		err = sr__round_minor(value, b->exponent, &line.amount);
@@ -114,7 +115,7 @@ static int usage_line(struct builder *b, const struct sr_ledger_entry *e)
 }
 
 static int ppv_line(struct builder *b, const struct sr_ledger_entry *e,
-		    uint32_t currency)
+                    uint32_t currency)
 {
 	struct sr_invoice_line line = {.type = SR_LINE_PPV};
 	int64_t price;
@@ -128,7 +129,7 @@ static int ppv_line(struct builder *b, const struct sr_ledger_entry *e,
 
 /* The row with the latest start overlapping the period. */
 static const struct sr_subscription *latest_row(const struct sr_period *p,
-						const struct sr_subscriber *s)
+                                                const struct sr_subscriber *s)
 {
 	const struct sr_subscription *row = NULL;
 	for (uint32_t i = 0; i < s->nsubs; i++)
@@ -138,20 +139,20 @@ static const struct sr_subscription *latest_row(const struct sr_period *p,
 }
 
 static int totals(struct builder *b, struct sr_invoice *inv,
-		  const struct sr_subscription *row)
+                  const struct sr_subscription *row)
 {
 	int64_t subtotal = 0;
 	for (uint32_t i = 0; i < b->n; i++)
 		if (__builtin_add_overflow(subtotal, b->lines[i].amount,
-					   &subtotal))
+		                           &subtotal))
 			return SR_EOVERFLOW;
 	const struct sr_tax *tax =
-		sr_catalog_tax(b->cat, row->region, b->period->end - SR_DAY);
+	    sr_catalog_tax(b->cat, row->region, b->period->end - SR_DAY);
 	inv->subtotal = subtotal;
 	inv->tax_rate = tax ? tax->rate : 0;
 	/* subtotal x (rate / 10^4) / 100 = subtotal x rate / 10^6. */
 	int err = sr__round_minor_div((sr_i128)subtotal * inv->tax_rate,
-				      SR_MICRO, b->exponent, &inv->tax);
+	                              SR_MICRO, b->exponent, &inv->tax);
 	if (err || __builtin_add_overflow(subtotal, inv->tax, &inv->total))
 		return SR_EOVERFLOW;
 	return 0;
@@ -159,12 +160,13 @@ static int totals(struct builder *b, struct sr_invoice *inv,
 
 /* Lines and totals of one subscriber; e[0..n) are its ledger entries. */
 static int build_one(struct builder *b, const struct sr_subscriber *s,
-		     const struct sr_subscription *row,
-		     const struct sr_ledger_entry *e, size_t n,
-		     struct sr_invoice *inv)
+                     const struct sr_subscription *row,
+                     const struct sr_ledger_entry *e, size_t n,
+                     struct sr_invoice *inv)
 {
 	const struct sr_plan *plan = sr_catalog_plan(b->cat, row->plan);
-	const struct sr_currency *cur = sr_catalog_currency(b->cat, plan->currency);
+	const struct sr_currency *cur =
+	    sr_catalog_currency(b->cat, plan->currency);
 	int err;
 
 	b->n = 0;
@@ -172,8 +174,8 @@ static int build_one(struct builder *b, const struct sr_subscriber *s,
 	err = recurring_lines(b, s);
 	for (size_t i = 0; !err && i < n; i++)
 		err = e[i].kind == SR_LEDGER_USAGE
-			      ? usage_line(b, &e[i])
-			      : ppv_line(b, &e[i], plan->currency);
+		          ? usage_line(b, &e[i])
+		          : ppv_line(b, &e[i], plan->currency);
 	if (!err)
 		err = totals(b, inv, row);
 	inv->subscriber = s;
@@ -187,15 +189,15 @@ static int build_one(struct builder *b, const struct sr_subscriber *s,
 
 /* The ledger totals of subscriber i into b->entries; *n of them. */
 static int collect(struct builder *b, const struct sr_ledger *const *ledgers,
-		   unsigned nledgers, uint32_t i, size_t *n)
+                   unsigned nledgers, uint32_t i, size_t *n)
 {
 	for (;;) {
 		*n = sr_ledger_collect(ledgers, nledgers, i, b->entries,
-				       b->entries_cap);
+		                       b->entries_cap);
 		if (*n <= b->entries_cap)
 			return 0;
 		struct sr_ledger_entry *e =
-			realloc(b->entries, *n * 2 * sizeof(*e));
+		    realloc(b->entries, *n * 2 * sizeof(*e));
 		if (!e)
 			return SR_ENOMEM;
 		b->entries = e;
@@ -204,27 +206,28 @@ static int collect(struct builder *b, const struct sr_ledger *const *ledgers,
 }
 
 int sr_invoices_build(const struct sr_catalog *cat, const struct sr_period *p,
-		      const struct sr_ledger *const *ledgers, unsigned nledgers,
-		      sr_invoice_fn fn, void *ctx,
-		      const struct sr_subscriber **failed)
+                      const struct sr_ledger *const *ledgers, unsigned nledgers,
+                      sr_invoice_fn fn, void *ctx,
+                      const struct sr_subscriber **failed)
 {
 	return sr_invoices_build_range(cat, p, ledgers, nledgers, 0,
-				       sr_catalog_nsubscribers(cat), fn, ctx,
-				       failed);
+	                               sr_catalog_nsubscribers(cat), fn, ctx,
+	                               failed);
 }
 
 int sr_invoices_build_range(const struct sr_catalog *cat,
-			    const struct sr_period *p,
-			    const struct sr_ledger *const *ledgers,
-			    unsigned nledgers, uint32_t first, uint32_t last,
-			    sr_invoice_fn fn, void *ctx,
-			    const struct sr_subscriber **failed)
+                            const struct sr_period *p,
+                            const struct sr_ledger *const *ledgers,
+                            unsigned nledgers, uint32_t first, uint32_t last,
+                            sr_invoice_fn fn, void *ctx,
+                            const struct sr_subscriber **failed)
 {
 	struct builder b = {.cat = cat, .period = p};
 	int err = 0;
 
 	for (uint32_t i = first; i < last && !err; i++) {
-		const struct sr_subscriber *s = sr_catalog_subscriber_at(cat, i);
+		const struct sr_subscriber *s =
+		    sr_catalog_subscriber_at(cat, i);
 		const struct sr_subscription *row = latest_row(p, s);
 		if (!row)
 			continue; /* no row overlaps: no invoice */

@@ -26,11 +26,11 @@
  * sessions of 2^63 bytes each.
  */
 struct slot {
-	const void *item; /* NULL: empty */
+	const void *item;    /* NULL: empty */
 	uint32_t subscriber; /* index; bit 31 is the kind (set: PPV) */
-	uint32_t next; /* slot index + 1 of the subscriber's next entry */
-	uint64_t lo;   /* count, low 64 bits */
-	int32_t hi;    /* count, high 32 bits, with the sign */
+	uint32_t next;       /* slot index + 1 of the subscriber's next entry */
+	uint64_t lo;         /* count, low 64 bits */
+	int32_t hi;          /* count, high 32 bits, with the sign */
 	int32_t sessions;
 };
 
@@ -49,8 +49,7 @@ static size_t table_bytes(unsigned bits)
 	return ((size_t)1 << bits) * sizeof(struct slot);
 }
 
-int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers,
-		     size_t keys)
+int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers, size_t keys)
 {
 	struct sr_ledger *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -79,22 +78,22 @@ void sr_ledger_destroy(struct sr_ledger *l)
 }
 
 static size_t slot_of(const struct sr_ledger *l, uint32_t subscriber,
-		      const void *item)
+                      const void *item)
 {
 	uint64_t h = ((uint64_t)(uintptr_t)item ^
-		      (uint64_t)subscriber * 0xC2B2AE3D27D4EB4FULL) *
-		     0x9E3779B97F4A7C15ULL;
+	              (uint64_t)subscriber * 0xC2B2AE3D27D4EB4FULL) *
+	             0x9E3779B97F4A7C15ULL;
 	return (size_t)(h >> (64 - l->bits));
 }
 
 static struct slot *find(const struct sr_ledger *l, uint32_t subscriber,
-			 const void *item)
+                         const void *item)
 {
 	size_t mask = ((size_t)1 << l->bits) - 1;
 	for (size_t i = slot_of(l, subscriber, item);; i = (i + 1) & mask) {
 		struct slot *s = &l->slots[i];
-		if (!s->item ||
-		    (s->item == item && (s->subscriber & ~KIND_BIT) == subscriber))
+		if (!s->item || (s->item == item &&
+		                 (s->subscriber & ~KIND_BIT) == subscriber))
 			return s;
 	}
 }
@@ -128,22 +127,23 @@ void sr_ledger_delta_of(const struct sr_rated *r, struct sr_ledger_delta *d)
 	d->subscriber = r->subscriber->index;
 	if (r->content->ppv) {
 		*d = (struct sr_ledger_delta){r->content, d->subscriber,
-					      SR_LEDGER_PPV, 1};
+		                              SR_LEDGER_PPV, 1};
 	} else {
 		*d = (struct sr_ledger_delta){r->rate, d->subscriber,
-					      SR_LEDGER_USAGE, r->units};
+		                              SR_LEDGER_USAGE, r->units};
 	}
 }
 
 void sr_ledger_prefetch(const struct sr_ledger *l,
-			const struct sr_ledger_delta *d)
+                        const struct sr_ledger_delta *d)
 {
 	if (d->item)
-		__builtin_prefetch(&l->slots[slot_of(l, d->subscriber, d->item)], 1);
+		__builtin_prefetch(
+		    &l->slots[slot_of(l, d->subscriber, d->item)], 1);
 }
 
 int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
-		    int sign)
+                    int sign)
 {
 	if (!d->item)
 		return 0;
@@ -156,8 +156,8 @@ int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
 			s = find(l, d->subscriber, d->item);
 		}
 		s->item = d->item;
-		s->subscriber = d->subscriber |
-				(d->kind == SR_LEDGER_PPV ? KIND_BIT : 0);
+		s->subscriber =
+		    d->subscriber | (d->kind == SR_LEDGER_PPV ? KIND_BIT : 0);
 		s->next = l->head[d->subscriber];
 		l->head[d->subscriber] = (uint32_t)(s - l->slots) + 1;
 		l->used++;
@@ -202,17 +202,18 @@ static int cmp_entry(const void *pa, const void *pb)
 }
 
 /* Add one ledger entry into out[0..*n), combining equal keys. */
-static void gather(const struct slot *e, struct sr_ledger_entry *out,
-		   size_t *n, size_t cap)
+static void gather(const struct slot *e, struct sr_ledger_entry *out, size_t *n,
+                   size_t cap)
 {
-	uint32_t kind = e->subscriber & KIND_BIT ? SR_LEDGER_PPV : SR_LEDGER_USAGE;
+	uint32_t kind =
+	    e->subscriber & KIND_BIT ? SR_LEDGER_PPV : SR_LEDGER_USAGE;
 	/* Sign-extend the 96-bit count; sums then wrap correctly mod 2^128. */
 	unsigned __int128 count =
-		(unsigned __int128)(__int128)e->hi << 64 | e->lo;
+	    (unsigned __int128)(__int128)e->hi << 64 | e->lo;
 	for (size_t k = 0; k < *n && k < cap; k++) {
 		const void *item = out[k].kind == SR_LEDGER_USAGE
-					   ? (const void *)out[k].rate
-					   : (const void *)out[k].content;
+		                       ? (const void *)out[k].rate
+		                       : (const void *)out[k].content;
 		if (item == e->item) {
 			out[k].sessions += e->sessions;
 			out[k].count += count;
@@ -221,9 +222,9 @@ static void gather(const struct slot *e, struct sr_ledger_entry *out,
 	}
 	if (*n < cap) {
 		out[*n] = (struct sr_ledger_entry){
-			.kind = kind,
-			.sessions = e->sessions,
-			.count = count,
+		    .kind = kind,
+		    .sessions = e->sessions,
+		    .count = count,
 		};
 		if (kind == SR_LEDGER_USAGE)
 			out[*n].rate = e->item;
@@ -234,13 +235,14 @@ static void gather(const struct slot *e, struct sr_ledger_entry *out,
 }
 
 size_t sr_ledger_collect(const struct sr_ledger *const *ledgers, unsigned n,
-			 uint32_t subscriber, struct sr_ledger_entry *out,
-			 size_t cap)
+                         uint32_t subscriber, struct sr_ledger_entry *out,
+                         size_t cap)
 {
 	size_t count = 0;
 	for (unsigned j = 0; j < n; j++) {
 		const struct sr_ledger *l = ledgers[j];
-		for (uint32_t i = l->head[subscriber]; i; i = l->slots[i - 1].next) {
+		for (uint32_t i = l->head[subscriber]; i;
+		     i = l->slots[i - 1].next) {
 			const struct slot *s = &l->slots[i - 1];
 			gather(s, out, &count, cap);
 		}

@@ -18,7 +18,7 @@ void *sr__table_alloc(size_t size)
 	if (!size)
 		size = 1;
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	if (size >= (2u << 20))

@@ -37,9 +37,9 @@
 #include "streamrate/error.h"
 
 /* Room in front of each buffer for the previous buffer's tail. */
-#define SR_PAD (SR_RECORD_MAX * 2)
+#define SR_PAD              (SR_RECORD_MAX * 2)
 #define SR_SLOTS_PER_THREAD 4
-#define SR_MIN_SLOTS 6
+#define SR_MIN_SLOTS        6
 /* A record that gets past step 2 takes at least this many bytes. */
 #define SR_MIN_CLAIM_BYTES 32
 
@@ -64,7 +64,7 @@ enum { OP_READ = 1, OP_WRITE = 2, OP_DIRECT = 3 };
  */
 #define SR_DIO_ALIGN 4096
 #define SR_DIO_BLOCK (4u << 20)
-#define SR_DIO_BUFS 4
+#define SR_DIO_BUFS  4
 
 struct direct {
 	int fd; /* -1: buffered writes through the slots instead */
@@ -85,7 +85,7 @@ struct slot {
 	size_t want, got;
 	uint64_t off;
 	unsigned source;
-	bool last; /* this read ends its source */
+	bool last;           /* this read ends its source */
 	struct sr_buf spill; /* tail + data when the tail exceeds SR_PAD */
 	struct sr_chunk chunk;
 	struct sr_buf rejects;
@@ -123,7 +123,7 @@ struct pipeline {
 	unsigned inflight; /* reads and writes submitted, not completed */
 	uint64_t stream_pos;
 	struct sr_dedup dedup;
-	uint64_t claimed; /* pairs in the set, from committed chunks */
+	uint64_t claimed;        /* pairs in the set, from committed chunks */
 	uint64_t inflight_bound; /* most claims dispatched chunks can add */
 	struct sr_chunk_ctx commit_ctx;
 	struct sr_ledger *corrections; /* retracted rows, taken back */
@@ -138,13 +138,14 @@ struct pipeline {
 
 static struct slot STOP;
 
-static int fail(struct pipeline *p, int code, const char *path, const char *what)
+static int fail(struct pipeline *p, int code, const char *path,
+                const char *what)
 {
 	if (!p->error->msg[0]) {
 		snprintf(p->error->path, sizeof(p->error->path), "%s", path);
 		snprintf(p->error->msg, sizeof(p->error->msg), "%s: %s", what,
-			 code < 0 && code > -4096 ? strerror(-code)
-						  : sr_strerror(code));
+		         code < 0 && code > -4096 ? strerror(-code)
+		                                  : sr_strerror(code));
 	}
 	return code;
 }
@@ -217,8 +218,10 @@ static bool start_read(struct pipeline *p, struct slot *s)
 	s->last = false;
 	set_state(s, SLOT_READING);
 	if (src->seekable) {
-		uint64_t left = src->size > src->next_off ? src->size - src->next_off : 0;
-		s->want = left < cfg->chunk_size ? (size_t)left : cfg->chunk_size;
+		uint64_t left =
+		    src->size > src->next_off ? src->size - src->next_off : 0;
+		s->want =
+		    left < cfg->chunk_size ? (size_t)left : cfg->chunk_size;
 		src->next_off += s->want;
 		if (src->next_off >= src->size) {
 			s->last = true;
@@ -234,8 +237,9 @@ static bool start_read(struct pipeline *p, struct slot *s)
 	}
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&p->ring);
 	p->inflight++;
-	io_uring_prep_read_fixed(sqe, src->fd, s->buf + SR_PAD, (unsigned)s->want,
-				 src->seekable ? s->off : (uint64_t)-1, (int)s->index);
+	io_uring_prep_read_fixed(
+	    sqe, src->fd, s->buf + SR_PAD, (unsigned)s->want,
+	    src->seekable ? s->off : (uint64_t)-1, (int)s->index);
 	io_uring_sqe_set_data64(sqe, (uint64_t)s->index << 8 | OP_READ);
 	/* A read served from the page cache would otherwise copy inline, in
 	 * this thread, which also dispatches and commits: let io_uring's
@@ -271,15 +275,16 @@ static int read_done(struct pipeline *p, struct slot *s, int res)
 	} else {
 		/* A short read of a regular file: finish it by hand. */
 		while (s->got < s->want) {
-			ssize_t n = pread(src->fd, s->buf + SR_PAD + s->got,
-					  s->want - s->got, (off_t)(s->off + s->got));
+			ssize_t n =
+			    pread(src->fd, s->buf + SR_PAD + s->got,
+			          s->want - s->got, (off_t)(s->off + s->got));
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0)
 				return fail(p, -errno, src->path, "read");
 			if (n == 0)
 				return fail(p, SR_EIO, src->path,
-					    "file shrank while being read");
+				            "file shrank while being read");
 			s->got += (size_t)n;
 		}
 	}
@@ -297,7 +302,7 @@ static int read_done(struct pipeline *p, struct slot *s, int res)
  * a quote need the splitter.
  */
 static size_t boundary(struct pipeline *p, const struct sr_header *h,
-		       const char *data, size_t n, bool eof)
+                       const char *data, size_t n, bool eof)
 {
 	if (eof)
 		return n;
@@ -318,8 +323,8 @@ static size_t boundary(struct pipeline *p, const struct sr_header *h,
 		}
 		struct sr_csv_record rec;
 		if (sr__csv_split(data + pos, n - pos, false, p->split_fields,
-				  h->nfields, h->nfields, p->split_scratch,
-				  &rec) == SR_SPLIT_MORE)
+		                  h->nfields, h->nfields, p->split_scratch,
+		                  &rec) == SR_SPLIT_MORE)
 			return pos;
 		pos += rec.consumed;
 	}
@@ -328,7 +333,7 @@ static size_t boundary(struct pipeline *p, const struct sr_header *h,
 
 /* Put the source's tail in front of the slot's new bytes. */
 static int assemble(struct slot *s, struct sr_source *src, const char **data,
-		    size_t *n)
+                    size_t *n)
 {
 	size_t tl = src->tail.len;
 	if (tl <= SR_PAD) {
@@ -352,7 +357,8 @@ static int assemble(struct slot *s, struct sr_source *src, const char **data,
  * can only grow while no worker claims. Returns 1 to wait. */
 static int dedup_room(struct pipeline *p, uint64_t bound)
 {
-	if (p->claimed + p->inflight_bound + bound <= sr__dedup_capacity(&p->dedup))
+	if (p->claimed + p->inflight_bound + bound <=
+	    sr__dedup_capacity(&p->dedup))
 		return 0;
 	if (p->rating)
 		return 1;
@@ -366,10 +372,13 @@ static int dispatch(struct pipeline *p)
 		if (state_of(s) != SLOT_READ)
 			return 0;
 		struct sr_source *src = &p->cfg->sources[s->source];
-		uint64_t bound = (src->tail.len + s->got) / SR_MIN_CLAIM_BYTES + 1;
+		uint64_t bound =
+		    (src->tail.len + s->got) / SR_MIN_CLAIM_BYTES + 1;
 		int err = dedup_room(p, bound);
 		if (err)
-			return err < 0 ? fail(p, err, src->path, "duplicate set") : 0;
+			return err < 0
+			           ? fail(p, err, src->path, "duplicate set")
+			           : 0;
 		const char *data;
 		size_t n;
 		/* Without an LF, no record can be decided (its end, or the
@@ -389,14 +398,16 @@ static int dispatch(struct pipeline *p)
 			if (err)
 				return fail(p, err, src->path, "read");
 		}
-		size_t b = data ? boundary(p, &src->header, data, n, s->last) : 0;
+		size_t b =
+		    data ? boundary(p, &src->header, data, n, s->last) : 0;
 		if (data) {
 			src->tail.len = 0;
 			err = sr__buf_reserve(&src->tail, n - b);
 			if (err)
 				return fail(p, err, src->path, "read");
 			sr__buf_put(&src->tail, data + b, n - b);
-			src->tail_has_lf = memchr(data + b, '\n', n - b) != NULL;
+			src->tail_has_lf =
+			    memchr(data + b, '\n', n - b) != NULL;
 		}
 
 		struct sr_chunk *c = &s->chunk;
@@ -436,7 +447,7 @@ static int direct_open(struct pipeline *p)
 		return 0; /* no direct I/O here: buffered writes */
 	for (unsigned i = 0; i < SR_DIO_BUFS; i++) {
 		if (posix_memalign((void **)&d->bufs[i], SR_DIO_ALIGN,
-				   SR_DIO_BLOCK)) {
+		                   SR_DIO_BLOCK)) {
 			close(fd);
 			return SR_ENOMEM;
 		}
@@ -490,16 +501,16 @@ static size_t direct_append(struct pipeline *p, const char *data, size_t n)
  * count alone does not say whether the disk is full or the file too large.
  */
 static int direct_rest(struct pipeline *p, const char *buf, size_t done,
-		       size_t len, uint64_t off)
+                       size_t len, uint64_t off)
 {
 	while (done < len) {
 		ssize_t n = pwrite(p->cfg->rated_fd, buf + done, len - done,
-				   (off_t)(off + done));
+		                   (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return fail(p, n < 0 ? -errno : SR_EIO, p->cfg->rated_path,
-				    "write");
+			return fail(p, n < 0 ? -errno : SR_EIO,
+			            p->cfg->rated_path, "write");
 		done += (size_t)n;
 	}
 	return 0;
@@ -536,7 +547,8 @@ static int direct_finish(struct pipeline *p)
 	}
 	if (err)
 		return err;
-	size_t padded = (d->len + SR_DIO_ALIGN - 1) / SR_DIO_ALIGN * SR_DIO_ALIGN;
+	size_t padded =
+	    (d->len + SR_DIO_ALIGN - 1) / SR_DIO_ALIGN * SR_DIO_ALIGN;
 	memset(d->bufs[d->cur] + d->len, 0, padded - d->len);
 	ssize_t n;
 	do
@@ -555,7 +567,7 @@ static int direct_finish(struct pipeline *p)
 /* ---- commit and writes ------------------------------------------------ */
 
 static void write_out(struct pipeline *p, struct slot *s, int which,
-		      const char *data, size_t len)
+                      const char *data, size_t len)
 {
 	if (!len)
 		return;
@@ -564,7 +576,8 @@ static void write_out(struct pipeline *p, struct slot *s, int which,
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&p->ring);
 	p->inflight++;
 	io_uring_prep_write(sqe, fd, data, (unsigned)len, *off);
-	io_uring_sqe_set_data64(sqe, (uint64_t)s->index << 8 | (unsigned)which << 4 | OP_WRITE);
+	io_uring_sqe_set_data64(sqe, (uint64_t)s->index << 8 |
+	                                 (unsigned)which << 4 | OP_WRITE);
 	s->write_off[which] = *off;
 	s->write_len[which] = len;
 	*off += len;
@@ -584,7 +597,7 @@ static int write_done(struct pipeline *p, struct slot *s, int which, int res)
 	 * error, if any, is the one the disk gives. */
 	while (done < s->write_len[which]) {
 		ssize_t n = pwrite(fd, data + done, s->write_len[which] - done,
-				   (off_t)(s->write_off[which] + done));
+		                   (off_t)(s->write_off[which] + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -647,9 +660,9 @@ static int settle(struct pipeline *p, struct slot *s)
 	while (n < p->npending && p->pending[n] < c->pos + c->len)
 		n++;
 	s->rejects.len = 0;
-	int err = sr__chunk_settle(&p->commit_ctx, c, p->pending, n, src->line,
-				   &src->file_field, &s->rejects,
-				   p->corrections);
+	int err =
+	    sr__chunk_settle(&p->commit_ctx, c, p->pending, n, src->line,
+	                     &src->file_field, &s->rejects, p->corrections);
 	if (err)
 		return fail(p, err, src->path, "rate");
 	/* pending is NULL until the first retraction: memmove only when
@@ -657,7 +670,7 @@ static int settle(struct pipeline *p, struct slot *s)
 	 * zero bytes). */
 	if (n) {
 		memmove(p->pending, p->pending + n,
-			(p->npending - n) * sizeof(*p->pending));
+		        (p->npending - n) * sizeof(*p->pending));
 		p->npending -= n;
 	}
 	err = keep_retractions(p, c);
@@ -686,7 +699,7 @@ static int commit_one(struct pipeline *p, struct slot *s)
 	/* rated.data is NULL for a chunk that never had a row. */
 	if (p->dio.fd >= 0 && s->staged < c->rated.len) {
 		s->staged += direct_append(p, c->rated.data + s->staged,
-					   c->rated.len - s->staged);
+		                           c->rated.len - s->staged);
 		if (s->staged < c->rated.len)
 			return 1;
 	}
@@ -786,14 +799,17 @@ static int loop(struct pipeline *p)
 		if (finished(p))
 			return 0;
 		report(p);
-		if (!seen && before == p->read_seq + p->dispatch_seq + p->commit_seq) {
-			/* Nothing moved: sleep until a completion or a worker. */
+		if (!seen &&
+		    before == p->read_seq + p->dispatch_seq + p->commit_seq) {
+			/* Nothing moved: sleep until a completion or a worker.
+			 */
 			uint64_t v;
 			if (!p->inflight && !p->rating)
 				return fail(p, SR_EIO, p->cfg->rated_path,
-					    "pipeline stalled");
+				            "pipeline stalled");
 			if (read(p->efd, &v, sizeof(v)) < 0 && errno != EINTR)
-				return fail(p, -errno, p->cfg->rated_path, "eventfd");
+				return fail(p, -errno, p->cfg->rated_path,
+				            "eventfd");
 		}
 	}
 }
@@ -851,7 +867,7 @@ static int setup_workers(struct pipeline *p)
 		int err = sr__ring_init(&w->in, p->nslots + 1);
 		if (!err)
 			err = sr__chunk_ctx_init(&w->ctx, cfg->cat, cfg->period,
-						 &p->dedup);
+			                         &p->dedup);
 		if (err)
 			return err;
 		err = pthread_create(&w->thread, NULL, worker_main, w);
@@ -894,10 +910,10 @@ static int setup(struct pipeline *p)
 	int err = sr__dedup_init(&p->dedup, bytes / 96 + 4096);
 	if (!err)
 		err = sr__chunk_ctx_init(&p->commit_ctx, cfg->cat, cfg->period,
-					 &p->dedup);
+		                         &p->dedup);
 	if (!err)
 		err = sr_ledger_create(&p->corrections,
-				       sr_catalog_nsubscribers(cfg->cat), 64);
+		                       sr_catalog_nsubscribers(cfg->cat), 64);
 	if (!err)
 		err = setup_slots(p);
 	if (!err)
@@ -979,8 +995,8 @@ static int take_ledgers(struct pipeline *p, struct sr_ledgers *out)
 }
 
 int sr__pipeline_run(const struct sr_pipeline_config *cfg,
-		     struct sr_run_stats *stats, struct sr_ledgers *ledgers,
-		     struct sr_run_error *error)
+                     struct sr_run_stats *stats, struct sr_ledgers *ledgers,
+                     struct sr_run_error *error)
 {
 	struct pipeline p = {.cfg = cfg, .stats = stats, .error = error};
 	int err = setup(&p);

@@ -18,8 +18,8 @@
 struct sr_source {
 	const char *path;
 	int fd;
-	bool seekable;     /* a regular file: reads at offsets, many in flight */
-	uint64_t size;     /* seekable: bytes in the file */
+	bool seekable; /* a regular file: reads at offsets, many in flight */
+	uint64_t size; /* seekable: bytes in the file */
 	uint64_t next_off; /* offset of the next read */
 	bool empty;        /* nothing after the header (or no header) */
 	struct sr_header header;
@@ -44,7 +44,7 @@ struct sr_pipeline_config {
 	int rejects_fd;
 	uint64_t rejects_off;
 	const char *rated_path, *rejects_path; /* for messages; rated_path is
-						* reopened for direct I/O */
+	                                        * reopened for direct I/O */
 	/* Called about every 200 ms from the calling thread, if set. */
 	void (*progress)(void *ctx, const struct sr_run_stats *sofar);
 	void *progress_ctx;
@@ -63,7 +63,7 @@ void sr__ledgers_finish(struct sr_ledgers *ls);
  * finishes them) and stats the counts. On failure, err names the file.
  */
 int sr__pipeline_run(const struct sr_pipeline_config *cfg,
-		     struct sr_run_stats *stats, struct sr_ledgers *ledgers,
-		     struct sr_run_error *err);
+                     struct sr_run_stats *stats, struct sr_ledgers *ledgers,
+                     struct sr_run_error *err);
 
 #endif

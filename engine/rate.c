@@ -24,7 +24,7 @@ int sr_period_init(struct sr_period *p, const char *text)
 
 /* Step 4: the subscription row in force at the start instant. */
 static const struct sr_subscription *in_force(const struct sr_subscriber *sub,
-					      int64_t instant)
+                                              int64_t instant)
 {
 	for (uint32_t i = 0; i < sub->nsubs; i++) {
 		const struct sr_subscription *row = &sub->subs[i];
@@ -50,26 +50,24 @@ static bool entitled(const struct sr_plan *plan, uint32_t package)
 
 /* Step 8: the band of the start instant in the region's local time. */
 static uint32_t band_of(const struct sr_catalog *cat, uint32_t region,
-			int64_t instant)
+                        int64_t instant)
 {
 	int64_t local = instant + sr_catalog_utc_offset(cat, region, instant);
 	int64_t day = sr__day_of(local);
 	return sr_catalog_band_at(cat, sr__weekday(day),
-				  (uint32_t)(local - day * SR_DAY));
+	                          (uint32_t)(local - day * SR_DAY));
 }
 
 /* Step 9: candidates come most specific first, so the first valid match
  * is the one; the loader refused catalogs where it could be ambiguous. */
-static const struct sr_rate *rate_of(const struct sr_catalog *cat,
-				     const struct sr_plan *plan,
-				     uint32_t plan_index,
-				     const struct sr_content *content,
-				     uint8_t quality, uint32_t band,
-				     int64_t instant)
+static const struct sr_rate *
+rate_of(const struct sr_catalog *cat, const struct sr_plan *plan,
+        uint32_t plan_index, const struct sr_content *content, uint8_t quality,
+        uint32_t band, int64_t instant)
 {
 	uint32_t n;
 	const struct sr_rate *const *rates =
-		sr_catalog_rates(cat, plan_index, content->klass, &n);
+	    sr_catalog_rates(cat, plan_index, content->klass, &n);
 	(void)plan;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct sr_rate *r = rates[i];
@@ -85,8 +83,8 @@ static const struct sr_rate *rate_of(const struct sr_catalog *cat,
 
 /* Step 10: units and the list price, in 128 bits. */
 static enum sr_reason charge_of(const struct sr_rate *r,
-				const struct sr_session *s,
-				struct sr_rated *out)
+                                const struct sr_session *s,
+                                struct sr_rated *out)
 {
 	uint64_t amount = r->meter == SR_METER_TIME ? s->duration_s : s->bytes;
 	out->units = amount / r->unit + (amount % r->unit != 0);
@@ -97,14 +95,14 @@ static enum sr_reason charge_of(const struct sr_rate *r,
 	return SR_REASON_NONE;
 }
 
-enum sr_reason sr_rate(const struct sr_catalog *cat,
-		       const struct sr_session *s, struct sr_rated *out)
+enum sr_reason sr_rate(const struct sr_catalog *cat, const struct sr_session *s,
+                       struct sr_rated *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->band = SR_NONE;
 
 	out->subscriber = sr_catalog_subscriber(cat, s->subscriber_id.ptr,
-						s->subscriber_id.len);
+	                                        s->subscriber_id.len);
 	if (!out->subscriber)
 		return SR_REASON_UNKNOWN_SUBSCRIBER;
 	out->subscription = in_force(out->subscriber, s->start);
@@ -112,15 +110,15 @@ enum sr_reason sr_rate(const struct sr_catalog *cat,
 		return SR_REASON_NO_SUBSCRIPTION;
 	out->plan = sr_catalog_plan(cat, out->subscription->plan);
 
-	out->content = sr_catalog_content(cat, s->content_id.ptr,
-					  s->content_id.len);
+	out->content =
+	    sr_catalog_content(cat, s->content_id.ptr, s->content_id.len);
 	if (!out->content)
 		return SR_REASON_UNKNOWN_CONTENT;
 
 	if (out->content->ppv) {
 		out->units = 1;
 		if (sr_catalog_ppv_price(cat, out->content, out->plan->currency,
-					 &out->charge) < 0)
+		                         &out->charge) < 0)
 			return SR_REASON_NO_PRICE;
 		return SR_REASON_NONE;
 	}
@@ -129,7 +127,7 @@ enum sr_reason sr_rate(const struct sr_catalog *cat,
 
 	out->band = band_of(cat, out->subscription->region, s->start);
 	out->rate = rate_of(cat, out->plan, out->subscription->plan,
-			    out->content, s->quality, out->band, s->start);
+	                    out->content, s->quality, out->band, s->start);
 	if (!out->rate)
 		return SR_REASON_NONE; /* included in the subscription */
 	return charge_of(out->rate, s, out);

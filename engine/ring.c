@@ -43,7 +43,8 @@ bool sr__ring_push(struct sr_ring *r, void *item)
 	sr__store_release(&r->tail, tail + 1);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (sr__load_relaxed(&r->sleeping))
-		syscall(SYS_futex, &r->tail, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		syscall(SYS_futex, &r->tail, FUTEX_WAKE_PRIVATE, 1, NULL, NULL,
+		        0);
 	return true;
 }
 
@@ -72,7 +73,7 @@ void *sr__ring_pop_wait(struct sr_ring *r)
 		if (sr__load_acquire(&r->tail) == seen &&
 		    seen == sr__load_relaxed(&r->head))
 			syscall(SYS_futex, &r->tail, FUTEX_WAIT_PRIVATE, seen,
-				NULL, NULL, 0);
+			        NULL, NULL, 0);
 		sr__store_relaxed(&r->sleeping, 0);
 	}
 }

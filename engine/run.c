@@ -27,7 +27,7 @@
 #include "streamrate/invoice.h"
 #include "streamrate/run.h"
 
-#define SR_READ_SIZE (4u << 20)
+#define SR_READ_SIZE     (4u << 20)
 #define SR_HEADER_FIELDS 1024
 
 enum { OUT_RATED, OUT_REJECTS, OUT_JSONL, OUT_CSV, OUT_SUMMARY, OUT_COUNT };
@@ -49,10 +49,11 @@ struct run {
 };
 
 static int fail(struct run *r, int code, const char *path, uint64_t line,
-		const char *fmt, ...)
+                const char *fmt, ...)
 {
 	va_list ap;
-	snprintf(r->error->path, sizeof(r->error->path), "%s", path ? path : "");
+	snprintf(r->error->path, sizeof(r->error->path), "%s",
+	         path ? path : "");
 	r->error->line = line;
 	va_start(ap, fmt);
 	vsnprintf(r->error->msg, sizeof(r->error->msg), fmt, ap);
@@ -68,12 +69,12 @@ static int read_more(struct run *r, struct sr_source *src, bool *eof)
 		return err;
 	for (;;) {
 		ssize_t n = read(src->fd, src->tail.data + src->tail.len,
-				 r->chunk_size);
+		                 r->chunk_size);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return fail(r, -errno, src->path, 0, "read: %s",
-				    strerror(errno));
+			            strerror(errno));
 		src->tail.len += (size_t)n;
 		src->next_off += (uint64_t)n;
 		r->stats->bytes += (uint64_t)n;
@@ -119,9 +120,9 @@ static int header_error(struct run *r, struct sr_source *src, uint32_t n)
 	for (uint32_t i = 0; i < n; i++)
 		missing &= !sr_str_eq(r->fields[i], bad);
 	return fail(r, SR_EHEADER, src->path, 1,
-		    missing ? "header lacks required column '%.*s'"
-			    : "header names column '%.*s' twice",
-		    (int)bad.len, bad.ptr);
+	            missing ? "header lacks required column '%.*s'"
+	                    : "header names column '%.*s' twice",
+	            (int)bad.len, bad.ptr);
 }
 
 /*
@@ -152,15 +153,16 @@ static int read_header(struct run *r, struct sr_source *src)
 		}
 		if (src->tail.len)
 			kind = sr__csv_split(src->tail.data, src->tail.len, eof,
-					     r->fields, SR_HEADER_FIELDS, 0,
-					     r->scratch, &rec);
+			                     r->fields, SR_HEADER_FIELDS, 0,
+			                     r->scratch, &rec);
 	}
 	if (kind == SR_SPLIT_MALFORMED)
 		return fail(r, SR_EHEADER, src->path, 1,
-			    "header cannot be split");
+		            "header cannot be split");
 	if (kind == SR_SPLIT_EMPTY)
 		r->fields[0] = (struct sr_str){"", 0};
-	int err = header_error(r, src, kind == SR_SPLIT_EMPTY ? 1 : rec.nfields);
+	int err =
+	    header_error(r, src, kind == SR_SPLIT_EMPTY ? 1 : rec.nfields);
 	if (err)
 		return err;
 	consume(src, rec.consumed);
@@ -205,9 +207,9 @@ static void *build_part(void *arg)
 	struct run *r = part->r;
 	part->json.len = part->csv.len = 0;
 	part->err = sr_invoices_build_range(
-		r->cat, &r->period, (const struct sr_ledger *const *)r->ledgers.l,
-		r->ledgers.n, part->first, part->last, on_invoice, part,
-		&part->failed);
+	    r->cat, &r->period, (const struct sr_ledger *const *)r->ledgers.l,
+	    r->ledgers.n, part->first, part->last, on_invoice, part,
+	    &part->failed);
 	return NULL;
 }
 
@@ -216,16 +218,16 @@ static int write_part(struct run *r, struct invoice_part *part, uint32_t nc)
 {
 	if (part->err == SR_EOVERFLOW && part->failed)
 		return fail(r, part->err, r->cfg->db, 0,
-			    "invoice of subscriber '%.*s' does not fit in "
-			    "64-bit micro-units",
-			    (int)part->failed->id.len, part->failed->id.ptr);
+		            "invoice of subscriber '%.*s' does not fit in "
+		            "64-bit micro-units",
+		            (int)part->failed->id.len, part->failed->id.ptr);
 	if (part->err)
 		return part->err;
-	int err = sr__out_write(&r->out[OUT_JSONL], part->json.data,
-				part->json.len);
+	int err =
+	    sr__out_write(&r->out[OUT_JSONL], part->json.data, part->json.len);
 	if (!err)
 		err = sr__out_write(&r->out[OUT_CSV], part->csv.data,
-				    part->csv.len);
+		                    part->csv.len);
 	for (uint32_t c = 0; c < nc; c++) {
 		r->totals[c] += part->totals[c];
 		part->totals[c] = 0;
@@ -250,18 +252,20 @@ static int write_invoices(struct run *r, unsigned threads)
 	}
 	if (!err)
 		err = sr__out_write(&r->out[OUT_CSV], SR_INVOICES_CSV_HEADER,
-				    strlen(SR_INVOICES_CSV_HEADER));
+		                    strlen(SR_INVOICES_CSV_HEADER));
 	for (uint32_t at = 0; !err && at < n;) {
 		unsigned used = 0;
 		for (; used < threads && at < n; used++) {
 			struct invoice_part *part = &parts[used];
 			part->first = at;
-			part->last = n - at > SR_INVOICE_BLOCK ? at + SR_INVOICE_BLOCK : n;
+			part->last = n - at > SR_INVOICE_BLOCK
+			                 ? at + SR_INVOICE_BLOCK
+			                 : n;
 			at = part->last;
 			/* The caller's thread builds the first block itself. */
-			part->started = used > 0 &&
-					!pthread_create(&part->thread, NULL,
-							build_part, part);
+			part->started =
+			    used > 0 && !pthread_create(&part->thread, NULL,
+			                                build_part, part);
 			if (used > 0 && !part->started)
 				build_part(part);
 		}
@@ -305,11 +309,11 @@ static int write_summary(struct run *r, uint32_t ncurrencies)
 	if (err)
 		return err;
 	b.len += (size_t)snprintf(b.data, 256,
-				  "{\"records\":%llu,\"rated\":%llu,"
-				  "\"skipped\":%llu,\"rejected\":{",
-				  (unsigned long long)st->records,
-				  (unsigned long long)st->rated,
-				  (unsigned long long)st->skipped);
+	                          "{\"records\":%llu,\"rated\":%llu,"
+	                          "\"skipped\":%llu,\"rejected\":{",
+	                          (unsigned long long)st->records,
+	                          (unsigned long long)st->rated,
+	                          (unsigned long long)st->skipped);
 	/* Reason texts sorted: the enum order is not byte order. */
 	bool done[SR_REASON_COUNT] = {0}, first = true;
 	for (;;) {
@@ -318,46 +322,50 @@ static int write_summary(struct run *r, uint32_t ncurrencies)
 			if (done[i] || !st->by_reason[i])
 				continue;
 			struct sr_str a = sr_reason_text(i);
-			if (best < 0 || strcmp(a.ptr, sr_reason_text(best).ptr) < 0)
+			if (best < 0 ||
+			    strcmp(a.ptr, sr_reason_text(best).ptr) < 0)
 				best = i;
 		}
 		if (best < 0)
 			break;
 		done[best] = true;
-		b.len += (size_t)snprintf(b.data + b.len, 128, "%s\"%s\":%llu",
-					  first ? "" : ",",
-					  sr_reason_text(best).ptr,
-					  (unsigned long long)st->by_reason[best]);
+		b.len +=
+		    (size_t)snprintf(b.data + b.len, 128, "%s\"%s\":%llu",
+		                     first ? "" : ",", sr_reason_text(best).ptr,
+		                     (unsigned long long)st->by_reason[best]);
 		first = false;
 	}
 	b.len += (size_t)snprintf(b.data + b.len, 128,
-				  "},\"invoices\":%llu,\"totals\":{",
-				  (unsigned long long)st->invoices);
+	                          "},\"invoices\":%llu,\"totals\":{",
+	                          (unsigned long long)st->invoices);
 	first = true;
 	for (uint32_t i = 0; i < ncurrencies; i++) {
 		const struct sr_currency *c = sr_catalog_currency(r->cat, i);
 		if (!r->totals[i])
 			continue;
 		b.len += (size_t)snprintf(b.data + b.len, 32, "%s\"%.*s\":\"",
-					  first ? "" : ",", (int)c->code.len,
-					  c->code.ptr);
-		b.len += format_total(r->totals[i], c->exponent, b.data + b.len);
+		                          first ? "" : ",", (int)c->code.len,
+		                          c->code.ptr);
+		b.len +=
+		    format_total(r->totals[i], c->exponent, b.data + b.len);
 		sr__buf_put(&b, "\"", 1);
 		first = false;
 	}
-	uint64_t ms = st->elapsed_ns / 1000000, ns = st->elapsed_ns ? st->elapsed_ns : 1;
+	uint64_t ms = st->elapsed_ns / 1000000,
+	         ns = st->elapsed_ns ? st->elapsed_ns : 1;
 	b.len += (size_t)snprintf(
-		b.data + b.len, 128,
-		"},\"seconds\":%llu.%03llu,\"records_per_second\":%llu}\n",
-		(unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
-		(unsigned long long)((unsigned __int128)st->records * 1000000000u / ns));
+	    b.data + b.len, 128,
+	    "},\"seconds\":%llu.%03llu,\"records_per_second\":%llu}\n",
+	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
+	    (unsigned long long)((unsigned __int128)st->records * 1000000000u /
+	                         ns));
 	err = sr__out_write(&r->out[OUT_SUMMARY], b.data, b.len);
 	sr__buf_finish(&b);
 	return err;
 }
 
-static const char *const out_names[OUT_COUNT] = {
-	"rated.csv", "rejects.csv", NULL, NULL, "summary.json"};
+static const char *const out_names[OUT_COUNT] = {"rated.csv", "rejects.csv",
+                                                 NULL, NULL, "summary.json"};
 
 /*
  * A run killed before its rename leaves ".NAME.tmp.PID" files behind; the
@@ -381,9 +389,9 @@ static void remove_stale(const char *dir)
 		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue; /* alive, or not ours to judge */
 		bool ours = !strncmp(e->d_name, ".rated.csv.", 11) ||
-			    !strncmp(e->d_name, ".rejects.csv.", 13) ||
-			    !strncmp(e->d_name, ".summary.json.", 14) ||
-			    !strncmp(e->d_name, ".invoices-", 10);
+		            !strncmp(e->d_name, ".rejects.csv.", 13) ||
+		            !strncmp(e->d_name, ".summary.json.", 14) ||
+		            !strncmp(e->d_name, ".invoices-", 10);
 		if (ours)
 			unlinkat(dirfd(d), e->d_name, 0);
 	}
@@ -401,23 +409,24 @@ static int open_outputs(struct run *r)
 		const char *n = out_names[i];
 		if (!n) {
 			snprintf(name, sizeof(name), "invoices-%s.%s",
-				 r->period.text, i == OUT_JSONL ? "jsonl" : "csv");
+			         r->period.text,
+			         i == OUT_JSONL ? "jsonl" : "csv");
 			n = name;
 		}
 		err = sr__out_open(&r->out[i], r->cfg->out, n);
 		if (err)
-			return fail(r, err, r->out[i].tmp ? r->out[i].tmp : n, 0,
-				    "%s", sr_strerror(err));
+			return fail(r, err, r->out[i].tmp ? r->out[i].tmp : n,
+			            0, "%s", sr_strerror(err));
 	}
 	/* The pipeline writes rejects after this header, at known offsets,
 	 * and the whole of rated.csv itself. */
 	err = sr__out_write(&r->out[OUT_REJECTS], SR_REJECTS_HEADER,
-			    strlen(SR_REJECTS_HEADER));
+	                    strlen(SR_REJECTS_HEADER));
 	if (!err)
 		err = sr__out_drain(&r->out[OUT_REJECTS]);
 	if (err)
 		return fail(r, err, r->out[OUT_RATED].path, 0, "%s",
-			    strerror(-err));
+		            strerror(-err));
 	return 0;
 }
 
@@ -428,13 +437,13 @@ static int commit_outputs(struct run *r)
 		int err = sr__out_flush(&r->out[i]);
 		if (err)
 			return fail(r, err, r->out[i].path, 0, "%s",
-				    strerror(-err));
+			            strerror(-err));
 	}
 	for (int i = 0; i < OUT_COUNT; i++) {
 		int err = sr__out_commit(&r->out[i]);
 		if (err)
 			return fail(r, err, r->out[i].path, 0, "%s",
-				    strerror(-err));
+			            strerror(-err));
 	}
 	int dir = open(r->cfg->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir >= 0) {
@@ -458,17 +467,19 @@ static int setup(struct run *r)
 
 	r->chunk_size = cfg->chunk_size ? cfg->chunk_size : SR_READ_SIZE;
 	if (sr_period_init(&r->period, cfg->period) < 0)
-		return fail(r, SR_EINVAL, NULL, 0, "bad period '%s'", cfg->period);
+		return fail(r, SR_EINVAL, NULL, 0, "bad period '%s'",
+		            cfg->period);
 	err = sr_catalog_open(cfg->db, &r->cat);
 	if (err == -ENOENT || err == -ENOTDIR)
 		err = SR_ENOCATALOG; /* a bad catalog path, not an I/O fault */
 	if (err)
 		return fail(r, err, cfg->db, 0, "cannot open catalog: %s",
-			    sr_strerror(err));
+		            sr_strerror(err));
 	r->sources = calloc(cfg->nfiles ? cfg->nfiles : 1, sizeof(*r->sources));
 	r->fields = calloc(SR_HEADER_FIELDS, sizeof(*r->fields));
 	r->scratch = malloc(SR_SCRATCH_SIZE);
-	r->totals = calloc(sr_catalog_ncurrencies(r->cat) + 1, sizeof(*r->totals));
+	r->totals =
+	    calloc(sr_catalog_ncurrencies(r->cat) + 1, sizeof(*r->totals));
 	if (!r->sources || !r->fields || !r->scratch || !r->totals)
 		return SR_ENOMEM;
 	for (unsigned i = 0; i < cfg->nfiles; i++)
@@ -506,20 +517,20 @@ static int rate_all(struct run *r)
 	const struct sr_run_config *cfg = r->cfg;
 	r->threads = cfg->threads ? cfg->threads : default_threads();
 	struct sr_pipeline_config pc = {
-		.cat = r->cat,
-		.period = &r->period,
-		.sources = r->sources,
-		.nsources = cfg->nfiles,
-		.threads = r->threads,
-		.chunk_size = r->chunk_size,
-		.rated_fd = r->out[OUT_RATED].fd,
-		.rated_header = SR_RATED_HEADER,
-		.rejects_fd = r->out[OUT_REJECTS].fd,
-		.rejects_off = strlen(SR_REJECTS_HEADER),
-		.rated_path = r->out[OUT_RATED].tmp,
-		.rejects_path = r->out[OUT_REJECTS].tmp,
-		.progress = cfg->progress,
-		.progress_ctx = cfg->progress_ctx,
+	    .cat = r->cat,
+	    .period = &r->period,
+	    .sources = r->sources,
+	    .nsources = cfg->nfiles,
+	    .threads = r->threads,
+	    .chunk_size = r->chunk_size,
+	    .rated_fd = r->out[OUT_RATED].fd,
+	    .rated_header = SR_RATED_HEADER,
+	    .rejects_fd = r->out[OUT_REJECTS].fd,
+	    .rejects_off = strlen(SR_REJECTS_HEADER),
+	    .rated_path = r->out[OUT_RATED].tmp,
+	    .rejects_path = r->out[OUT_REJECTS].tmp,
+	    .progress = cfg->progress,
+	    .progress_ctx = cfg->progress_ctx,
 	};
 	return sr__pipeline_run(&pc, r->stats, &r->ledgers, r->error);
 }
@@ -559,7 +570,7 @@ static int run(struct run *r)
 }
 
 int sr_run(const struct sr_run_config *cfg, struct sr_run_stats *stats,
-	   struct sr_run_error *error)
+           struct sr_run_error *error)
 {
 	struct run r = {.cfg = cfg, .stats = stats, .error = error};
 	memset(stats, 0, sizeof(*stats));

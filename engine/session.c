@@ -12,13 +12,13 @@
 
 static const struct sr_str reason_texts[SR_REASON_COUNT] = {
 #define SR_REASON_TEXT(name, text) {text, sizeof(text) - 1},
-	SR_REASON_MAP(SR_REASON_TEXT)
+    SR_REASON_MAP(SR_REASON_TEXT)
 #undef SR_REASON_TEXT
 };
 
 static const struct sr_str column_names[SR_COL_COUNT] = {
 #define SR_COLUMN_TEXT(name, text) {text, sizeof(text) - 1},
-	SR_COLUMN_MAP(SR_COLUMN_TEXT)
+    SR_COLUMN_MAP(SR_COLUMN_TEXT)
 #undef SR_COLUMN_TEXT
 };
 
@@ -29,8 +29,8 @@ struct sr_str sr_reason_text(enum sr_reason reason)
 	return reason_texts[reason];
 }
 
-int sr_header_init(struct sr_header *h, const struct sr_str *names,
-		   uint32_t n, struct sr_str *bad)
+int sr_header_init(struct sr_header *h, const struct sr_str *names, uint32_t n,
+                   struct sr_str *bad)
 {
 	h->nfields = n;
 	for (int c = 0; c < SR_COL_COUNT; c++)
@@ -78,7 +78,8 @@ static bool parse_count(struct sr_str s, uint64_t max, uint64_t *out)
 	/* Leading zeros are allowed and never overflow. */
 	while (i + 1 < s.len && s.ptr[i] == '0')
 		i++;
-	/* 19 digits cannot overflow 64 bits: check the value once at the end. */
+	/* 19 digits cannot overflow 64 bits: check the value once at the end.
+	 */
 	if (s.len - i > 19)
 		return false;
 	for (; i < s.len; i++) {
@@ -135,14 +136,15 @@ static bool parse_column(int c, struct sr_str v, struct sr_session *s)
 }
 
 enum sr_reason sr_session_parse(const struct sr_header *h,
-				const struct sr_str *fields,
-				struct sr_session *s)
+                                const struct sr_str *fields,
+                                struct sr_session *s)
 {
 	s->plain = 0;
 	for (int k = 0; k < SR_COL_REQUIRED; k++) {
 		int c = h->check_order[k];
 		if (!parse_column(c, fields[h->field[c]], s))
-			return (enum sr_reason)(SR_REASON_MALFORMED_SESSION_ID + c);
+			return (enum sr_reason)(SR_REASON_MALFORMED_SESSION_ID +
+			                        c);
 	}
 	return SR_REASON_NONE;
 }

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SR_ONES 0x0101010101010101ULL
+#define SR_ONES  0x0101010101010101ULL
 #define SR_HIGHS 0x8080808080808080ULL
 
 static inline uint64_t sr__word(const char *p)
@@ -24,13 +24,13 @@ static inline uint64_t sr__word(const char *p)
 
 /* Non-zero when some byte of w equals a, b, c or d (exact as a whole). */
 static inline uint64_t sr__word_any4(uint64_t w, unsigned char a,
-				     unsigned char b, unsigned char c,
-				     unsigned char d)
+                                     unsigned char b, unsigned char c,
+                                     unsigned char d)
 {
 	uint64_t xa = w ^ (SR_ONES * a), xb = w ^ (SR_ONES * b);
 	uint64_t xc = w ^ (SR_ONES * c), xd = w ^ (SR_ONES * d);
 	return (((xa - SR_ONES) & ~xa) | ((xb - SR_ONES) & ~xb) |
-		((xc - SR_ONES) & ~xc) | ((xd - SR_ONES) & ~xd)) &
+	        ((xc - SR_ONES) & ~xc) | ((xd - SR_ONES) & ~xd)) &
 	       SR_HIGHS;
 }
 
@@ -42,7 +42,8 @@ static inline uint64_t sr__word_control(uint64_t w)
 }
 
 static inline int sr__has_any4(const char *p, size_t n, unsigned char a,
-			       unsigned char b, unsigned char c, unsigned char d)
+                               unsigned char b, unsigned char c,
+                               unsigned char d)
 {
 	if (n < 8) {
 		for (size_t i = 0; i < n; i++)

@@ -45,7 +45,7 @@ Test(csv, crlf_drops_one_cr)
 Test(csv, quoted_comma_quote_and_newline)
 {
 	cr_assert_eq(split("\"a,1\",\"say \"\"hi\"\"\",\"x\ny\"\r\n", true, 3),
-		     SR_SPLIT_RECORD);
+	             SR_SPLIT_RECORD);
 	field_is(0, "a,1");
 	field_is(1, "say \"hi\"");
 	field_is(2, "x\ny");
@@ -118,8 +118,8 @@ static void long_record(size_t len, enum sr_split want)
 	buf[0] = ',';
 	memcpy(buf + len, "\r\nok", 5);
 	struct sr_str many[4];
-	enum sr_split got = sr__csv_split(buf, len + 4, true, many, 4, 2,
-					  scratch, &rec);
+	enum sr_split got =
+	    sr__csv_split(buf, len + 4, true, many, 4, 2, scratch, &rec);
 	cr_assert_eq(got, want, "length %zu", len);
 	cr_assert_eq(rec.raw_len, len);
 	cr_assert_eq(rec.consumed, len + 2);
@@ -143,7 +143,7 @@ Test(csv, long_quoted_record_is_malformed)
 	buf[100] = '\n';
 	memcpy(buf + len, "\"\nz", 4);
 	cr_assert_eq(sr__csv_split(buf, len + 3, true, f, 16, 2, scratch, &rec),
-		     SR_SPLIT_MALFORMED);
+	             SR_SPLIT_MALFORMED);
 	cr_assert_eq(rec.raw_len, 100);
 	free(buf);
 }
@@ -151,7 +151,7 @@ Test(csv, long_quoted_record_is_malformed)
 Test(csv, too_many_fields_for_cap)
 {
 	struct sr_str two[2];
-	cr_assert_eq(sr__csv_split("a,b,c\n", 6, true, two, 2, 2, scratch,
-				   &rec),
-		     SR_SPLIT_MALFORMED);
+	cr_assert_eq(
+	    sr__csv_split("a,b,c\n", 6, true, two, 2, 2, scratch, &rec),
+	    SR_SPLIT_MALFORMED);
 }

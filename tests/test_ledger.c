@@ -17,7 +17,8 @@ static struct sr_content ppv_a = {.id = {"a-event", 7}, .ppv = true};
 
 static struct sr_ledger_delta usage(uint32_t sub, int rate, uint64_t units)
 {
-	return (struct sr_ledger_delta){&rates[rate], sub, SR_LEDGER_USAGE, units};
+	return (struct sr_ledger_delta){&rates[rate], sub, SR_LEDGER_USAGE,
+	                                units};
 }
 
 static struct sr_ledger_delta ppv(uint32_t sub, const struct sr_content *c)
@@ -31,8 +32,8 @@ Test(ledger, sums_and_take_backs_across_ledgers)
 	cr_assert_eq(sr_ledger_create(&a, 10, 4), 0);
 	cr_assert_eq(sr_ledger_create(&b, 10, 4), 0);
 	struct sr_ledger_delta d1 = usage(3, 2, 7), d2 = usage(3, 2, 5),
-			       d3 = usage(3, 0, 9), d4 = ppv(3, &ppv_b),
-			       d5 = ppv(3, &ppv_a);
+	                       d3 = usage(3, 0, 9), d4 = ppv(3, &ppv_b),
+	                       d5 = ppv(3, &ppv_a);
 	cr_assert_eq(sr_ledger_apply(a, &d1, 1), 0);
 	cr_assert_eq(sr_ledger_apply(a, &d2, 1), 0);
 	cr_assert_eq(sr_ledger_apply(a, &d3, 1), 0);

@@ -73,10 +73,11 @@ Test(money, round_half_away_from_zero)
 	cr_assert_eq(minor(499, 3), 0);
 	int64_t out;
 	/* 9.99 x 12 / 29 = 4.133793.. -> 4.13 */
-	cr_assert_eq(sr__round_minor_div((sr_i128)9990000 * 12, 29, 2, &out), 0);
+	cr_assert_eq(sr__round_minor_div((sr_i128)9990000 * 12, 29, 2, &out),
+	             0);
 	cr_assert_eq(out, 4130000);
 	cr_assert_eq(sr__round_minor_div((sr_i128)INT64_MAX * 4, 1, 2, &out),
-		     SR_EOVERFLOW);
+	             SR_EOVERFLOW);
 }
 
 static void fixed(int64_t v, int digits, const char *want)
@@ -128,5 +129,5 @@ Test(money, graduated_value)
 	cr_assert(v == 82250000);
 	struct sr_rate flat = {.unit_price = INT64_MAX};
 	cr_assert_eq(sr_usage_value(&flat, (unsigned __int128)1 << 70, &v),
-		     SR_EOVERFLOW);
+	             SR_EOVERFLOW);
 }

@@ -45,7 +45,7 @@ Test(ring, tiny_ring_keeps_order_through_wraparound)
 		uintptr_t got = (uintptr_t)sr__ring_pop_wait(&ring);
 		if (got != want)
 			cr_assert_fail("item %lu arrived as %lu",
-				       (unsigned long)want, (unsigned long)got);
+			               (unsigned long)want, (unsigned long)got);
 	}
 	pthread_join(t, NULL);
 	cr_assert_null(sr__ring_pop(&ring));
@@ -88,7 +88,7 @@ static struct sr_key128 key_of(uint64_t k)
 	char id[32];
 	int n = snprintf(id, sizeof(id), "sub%llu", (unsigned long long)k);
 	return sr__dedup_key((struct sr_str){id, (uint32_t)n},
-			     (struct sr_str){"s", 1});
+	                     (struct sr_str){"s", 1});
 }
 
 static void *claim_all(void *arg)
@@ -98,8 +98,9 @@ static void *claim_all(void *arg)
 		uint64_t k = c->backward ? KEYS - 1 - i : i;
 		uint64_t retracted;
 		bool fresh;
-		if (!sr__dedup_claim(c->d, key_of(k), 2 * k + (uint64_t)c->parity,
-				     &retracted, &fresh))
+		if (!sr__dedup_claim(c->d, key_of(k),
+		                     2 * k + (uint64_t)c->parity, &retracted,
+		                     &fresh))
 			c->lost++;
 		if (retracted != SR_DEDUP_NO_POS)
 			c->retracted++;
@@ -129,9 +130,10 @@ Test(dedup, concurrent_claims_keep_the_first_position)
 		bool fresh;
 		/* A later position loses; the held position is 2k. */
 		cr_assert_not(sr__dedup_claim(&d, key_of(k), 2 * k + 5,
-					      &retracted, &fresh));
-		cr_assert(sr__dedup_claim(&d, key_of(k), 0, &retracted, &fresh) ||
-			  k == 0);
+		                              &retracted, &fresh));
+		cr_assert(
+		    sr__dedup_claim(&d, key_of(k), 0, &retracted, &fresh) ||
+		    k == 0);
 		if (k)
 			cr_assert_eq(retracted, 2 * k);
 	}

@@ -5,12 +5,12 @@
 #include "streamrate/error.h"
 #include "streamrate/session.h"
 
-static struct sr_str S(const char *s)
-{
+static struct sr_str S(const char *s) {
 	return (struct sr_str){s, (uint32_t)strlen(s)};
 }
 
-static struct sr_header hdr(int n, const char **names)
+static struct sr_header
+hdr(int n, const char **names)
 {
 	struct sr_str v[16], bad;
 	struct sr_header h;
@@ -21,7 +21,8 @@ static struct sr_header hdr(int n, const char **names)
 }
 
 static const char *std_names[] = {"session_id", "subscriber_id", "content_id",
-				  "start", "duration_s", "bytes", "quality"};
+                                  "start",      "duration_s",    "bytes",
+                                  "quality"};
 
 static enum sr_reason parse(const char **vals, struct sr_session *s)
 {
@@ -34,8 +35,8 @@ static enum sr_reason parse(const char **vals, struct sr_session *s)
 
 Test(session, good_record)
 {
-	const char *v[] = {"s1", "sub", "c", "2024-01-01T00:00:00Z",
-			   "0007", "0", "UHD"};
+	const char *v[] = {"s1",   "sub", "c",  "2024-01-01T00:00:00Z",
+	                   "0007", "0",   "UHD"};
 	struct sr_session s;
 	cr_assert_eq(parse(v, &s), SR_REASON_NONE);
 	cr_assert_eq(s.duration_s, 7);
@@ -47,7 +48,7 @@ Test(session, good_record)
 static void reason(int col, const char *val, enum sr_reason want)
 {
 	const char *v[] = {"s1", "sub", "c", "2024-01-01T00:00:00Z",
-			   "10", "100", "HD"};
+	                   "10", "100", "HD"};
 	v[col] = val;
 	struct sr_session s;
 	cr_assert_eq(parse(v, &s), want, "column %d value '%s'", col, val);
@@ -80,15 +81,17 @@ Test(session, column_rules)
 
 Test(session, first_offending_column_in_header_order)
 {
-	const char *names[] = {"quality", "x", "bytes", "duration_s", "start",
-			       "content_id", "subscriber_id", "session_id"};
+	const char *names[] = {"quality",       "x",         "bytes",
+	                       "duration_s",    "start",     "content_id",
+	                       "subscriber_id", "session_id"};
 	struct sr_header h = hdr(8, names);
-	struct sr_str v[8] = {S("HD"), S("junk"), S("-1"), S("x"), S("bad"),
-			      S(""), S(""), S("")};
+	struct sr_str v[8] = {S("HD"),  S("junk"), S("-1"), S("x"),
+	                      S("bad"), S(""),     S(""),   S("")};
 	struct sr_session s;
 	cr_assert_eq(sr_session_parse(&h, v, &s), SR_REASON_MALFORMED_BYTES);
 	v[2] = S("1");
-	cr_assert_eq(sr_session_parse(&h, v, &s), SR_REASON_MALFORMED_DURATION_S);
+	cr_assert_eq(sr_session_parse(&h, v, &s),
+	             SR_REASON_MALFORMED_DURATION_S);
 }
 
 Test(session, header_errors)

@@ -18,20 +18,20 @@
 #include "streamrate/run.h"
 
 static const char usage_text[] =
-	"usage: streamrate rate --db DBDIR --period YYYY-MM --out OUTDIR\n"
-	"                       [--threads N] [--chunk-size BYTES] [--verbose]\n"
-	"                       FILE...\n"
-	"\n"
-	"Rate session files (FILE '-' is standard input) against the catalog\n"
-	"stored in DBDIR, writing rated.csv, rejects.csv,\n"
-	"invoices-YYYY-MM.jsonl, invoices-YYYY-MM.csv and summary.json into\n"
-	"OUTDIR. Outputs appear only when complete.\n"
-	"\n"
-	"  --threads N        rating workers (default: one per core)\n"
-	"  --chunk-size BYTES bytes per read (default 4 MiB)\n"
-	"  --verbose          print where the time went\n"
-	"\n"
-	"Exit: 0 done, 1 usage, 2 bad catalog or input file, 3 I/O failure.\n";
+    "usage: streamrate rate --db DBDIR --period YYYY-MM --out OUTDIR\n"
+    "                       [--threads N] [--chunk-size BYTES] [--verbose]\n"
+    "                       FILE...\n"
+    "\n"
+    "Rate session files (FILE '-' is standard input) against the catalog\n"
+    "stored in DBDIR, writing rated.csv, rejects.csv,\n"
+    "invoices-YYYY-MM.jsonl, invoices-YYYY-MM.csv and summary.json into\n"
+    "OUTDIR. Outputs appear only when complete.\n"
+    "\n"
+    "  --threads N        rating workers (default: one per core)\n"
+    "  --chunk-size BYTES bytes per read (default 4 MiB)\n"
+    "  --verbose          print where the time went\n"
+    "\n"
+    "Exit: 0 done, 1 usage, 2 bad catalog or input file, 3 I/O failure.\n";
 
 static int exit_code(int err)
 {
@@ -72,8 +72,8 @@ static void show_progress(void *ctx, const struct sr_run_stats *st)
 	uint64_t ms = ns / 1000000 ? ns / 1000000 : 1;
 	uint64_t rps = st->records * 1000 / ms;
 	fprintf(stderr, "\r%llu MB, %llu records, %llu records/s",
-		(unsigned long long)(st->bytes >> 20),
-		(unsigned long long)st->records, (unsigned long long)rps);
+	        (unsigned long long)(st->bytes >> 20),
+	        (unsigned long long)st->records, (unsigned long long)rps);
 	if (pr->total && st->bytes && st->bytes < pr->total) {
 		uint64_t left = (pr->total - st->bytes) * ms / st->bytes / 1000;
 		fprintf(stderr, ", %llu s left", (unsigned long long)left);
@@ -107,14 +107,14 @@ static int parse_size(const char *s, size_t *out)
 int sr_cmd_rate(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"period", required_argument, NULL, 'p'},
-		{"out", required_argument, NULL, 'o'},
-		{"threads", required_argument, NULL, 't'},
-		{"chunk-size", required_argument, NULL, 'c'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"db", required_argument, NULL, 'd'},
+	    {"period", required_argument, NULL, 'p'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"chunk-size", required_argument, NULL, 'c'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct sr_run_config cfg = {0};
 	bool verbose = false;
@@ -171,10 +171,11 @@ int sr_cmd_rate(int argc, char **argv)
 		fputs("\n", stderr);
 	if (err) {
 		if (e.line)
-			fprintf(stderr, "streamrate rate: %s:%llu: %s\n", e.path,
-				(unsigned long long)e.line, e.msg);
+			fprintf(stderr, "streamrate rate: %s:%llu: %s\n",
+			        e.path, (unsigned long long)e.line, e.msg);
 		else if (e.path[0])
-			fprintf(stderr, "streamrate rate: %s: %s\n", e.path, e.msg);
+			fprintf(stderr, "streamrate rate: %s: %s\n", e.path,
+			        e.msg);
 		else
 			fprintf(stderr, "streamrate rate: %s\n", e.msg);
 		if (err == SR_EINVAL)
@@ -183,11 +184,11 @@ int sr_cmd_rate(int argc, char **argv)
 	}
 	if (verbose)
 		fprintf(stderr,
-			"%llu records in %.3f s: setup %.3f, rating %.3f, "
-			"invoices %.3f, durable outputs %.3f\n",
-			(unsigned long long)st.records, st.elapsed_ns / 1e9,
-			st.setup_ns / 1e9, st.rate_ns / 1e9, st.invoice_ns / 1e9,
-			st.commit_ns / 1e9);
+		        "%llu records in %.3f s: setup %.3f, rating %.3f, "
+		        "invoices %.3f, durable outputs %.3f\n",
+		        (unsigned long long)st.records, st.elapsed_ns / 1e9,
+		        st.setup_ns / 1e9, st.rate_ns / 1e9,
+		        st.invoice_ns / 1e9, st.commit_ns / 1e9);
 	return SR_EXIT_OK;
 
 usage:

@@ -14,11 +14,11 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{"catalog", sr_cmd_catalog, "check, load or dump a tariff catalog"},
-	{"rate", sr_cmd_rate, "rate session files for a period"},
-	{"gen", sr_cmd_gen, "generate a catalog and session files"},
-	{"follow", sr_cmd_follow, "rate growing session files, exactly once"},
-	{"close", sr_cmd_close, "close a followed period into invoices"},
+    {"catalog", sr_cmd_catalog, "check, load or dump a tariff catalog"},
+    {"rate", sr_cmd_rate, "rate session files for a period"},
+    {"gen", sr_cmd_gen, "generate a catalog and session files"},
+    {"follow", sr_cmd_follow, "rate growing session files, exactly once"},
+    {"close", sr_cmd_close, "close a followed period into invoices"},
 };
 
 static void usage(FILE *out)

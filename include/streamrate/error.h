@@ -6,17 +6,17 @@
 #ifndef STREAMRATE_ERROR_H
 #define STREAMRATE_ERROR_H
 
-#define SR_ERRNO_MAP(X)                                                      \
-	X(NOMEM, "out of memory")                                            \
-	X(IO, "input/output error")                                          \
-	X(INVAL, "invalid argument")                                         \
-	X(OVERFLOW, "amount does not fit in 64-bit micro-units")             \
-	X(CATALOG, "catalog is invalid")                                     \
-	X(NOCATALOG, "no catalog stored in this database")                   \
-	X(LMDB, "LMDB error")                                                \
-	X(HEADER, "input header is invalid")                                 \
-	X(RANGE, "value out of range")                                       \
-	X(NOTFOUND, "not found")                                             \
+#define SR_ERRNO_MAP(X)                                                        \
+	X(NOMEM, "out of memory")                                              \
+	X(IO, "input/output error")                                            \
+	X(INVAL, "invalid argument")                                           \
+	X(OVERFLOW, "amount does not fit in 64-bit micro-units")               \
+	X(CATALOG, "catalog is invalid")                                       \
+	X(NOCATALOG, "no catalog stored in this database")                     \
+	X(LMDB, "LMDB error")                                                  \
+	X(HEADER, "input header is invalid")                                   \
+	X(RANGE, "value out of range")                                         \
+	X(NOTFOUND, "not found")                                               \
 	X(FULL, "table or buffer is full")
 
 enum sr_errno {
@@ -25,7 +25,7 @@ enum sr_errno {
 	SR__EFIRST = -1000,
 	SR_ERRNO_MAP(SR_ERRNO_ENUM)
 #undef SR_ERRNO_ENUM
-	SR__ELAST
+	    SR__ELAST
 };
 
 /* A static string describing err; never NULL, also for unknown codes. */

@@ -52,22 +52,22 @@ typedef int (*sr_invoice_fn)(void *ctx, const struct sr_invoice *inv);
  * amounts do not fit in 64-bit micro-units.
  */
 int sr_invoices_build(const struct sr_catalog *cat, const struct sr_period *p,
-		      const struct sr_ledger *const *ledgers, unsigned nledgers,
-		      sr_invoice_fn fn, void *ctx,
-		      const struct sr_subscriber **failed);
+                      const struct sr_ledger *const *ledgers, unsigned nledgers,
+                      sr_invoice_fn fn, void *ctx,
+                      const struct sr_subscriber **failed);
 
 /* The same for the subscribers of indexes first..last-1 only, so that
  * callers can build ranges in parallel and write them in order. */
 int sr_invoices_build_range(const struct sr_catalog *cat,
-			    const struct sr_period *p,
-			    const struct sr_ledger *const *ledgers,
-			    unsigned nledgers, uint32_t first, uint32_t last,
-			    sr_invoice_fn fn, void *ctx,
-			    const struct sr_subscriber **failed);
+                            const struct sr_period *p,
+                            const struct sr_ledger *const *ledgers,
+                            unsigned nledgers, uint32_t first, uint32_t last,
+                            sr_invoice_fn fn, void *ctx,
+                            const struct sr_subscriber **failed);
 
 /* The graduated value of billable units under rate r, in micro-units
  * (unrounded); SR_EOVERFLOW when it does not fit in 127 bits. */
 int sr_usage_value(const struct sr_rate *r, unsigned __int128 billable,
-		   __int128 *value);
+                   __int128 *value);
 
 #endif

@@ -2,9 +2,9 @@
  * Per-subscriber period totals: units per (subscriber, rate) and purchases
  * per (subscriber, PPV content), keyed by the catalog's subscriber index.
  * Adding is one hash probe with no allocation but when the table doubles.
- * Each worker keeps its own ledger; invoices read several at once. An addition can be taken back (a record
- * later found to be a duplicate), so speculation by parallel workers stays
- * exact.
+ * Each worker keeps its own ledger; invoices read several at once. An addition
+ * can be taken back (a record later found to be a duplicate), so speculation by
+ * parallel workers stays exact.
  */
 #ifndef STREAMRATE_LEDGER_H
 #define STREAMRATE_LEDGER_H
@@ -16,7 +16,7 @@ struct sr_ledger;
 /* A ledger for subscriber indexes 0..nsubscribers-1, sized for about
  * keys entries (it grows past that). */
 int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers,
-		     size_t keys);
+                     size_t keys);
 void sr_ledger_destroy(struct sr_ledger *l);
 
 enum sr_ledger_kind {
@@ -41,10 +41,10 @@ struct sr_ledger_delta {
 void sr_ledger_delta_of(const struct sr_rated *r, struct sr_ledger_delta *d);
 /* Hint that d will be applied soon: prefetches its slot. */
 void sr_ledger_prefetch(const struct sr_ledger *l,
-			const struct sr_ledger_delta *d);
+                        const struct sr_ledger_delta *d);
 /* Apply d; sign is +1 to add, -1 to take back an earlier addition. */
 int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
-		    int sign);
+                    int sign);
 /* sr_ledger_delta_of() then sr_ledger_apply(). */
 int sr_ledger_add(struct sr_ledger *l, const struct sr_rated *r, int sign);
 
@@ -53,7 +53,7 @@ struct sr_ledger_entry {
 	const struct sr_rate *rate;       /* usage */
 	const struct sr_content *content; /* ppv */
 	int64_t sessions;                 /* sessions counted */
-	unsigned __int128 count; /* units (usage) or purchases (ppv) */
+	unsigned __int128 count;          /* units (usage) or purchases (ppv) */
 };
 
 /*
@@ -63,7 +63,7 @@ struct sr_ledger_entry {
  * are; when that is more than cap, call again with a larger out.
  */
 size_t sr_ledger_collect(const struct sr_ledger *const *ledgers, unsigned n,
-			 uint32_t subscriber, struct sr_ledger_entry *out,
-			 size_t cap);
+                         uint32_t subscriber, struct sr_ledger_entry *out,
+                         size_t cap);
 
 #endif

@@ -15,10 +15,10 @@
 struct sr_period {
 	int64_t year;
 	unsigned month;
-	unsigned days;   /* D of SPEC section 4 */
-	int64_t start;   /* first instant */
-	int64_t end;     /* first instant of the next month */
-	char text[8];    /* "YYYY-MM" and a NUL */
+	unsigned days; /* D of SPEC section 4 */
+	int64_t start; /* first instant */
+	int64_t end;   /* first instant of the next month */
+	char text[8];  /* "YYYY-MM" and a NUL */
 };
 
 /* Parse "YYYY-MM" (years 0001-9999). Returns 0 or SR_EINVAL. */
@@ -47,7 +47,7 @@ struct sr_rated {
  * (unknown_subscriber, no_subscription, unknown_content, no_price,
  * not_entitled, overflow).
  */
-enum sr_reason sr_rate(const struct sr_catalog *cat,
-		       const struct sr_session *s, struct sr_rated *out);
+enum sr_reason sr_rate(const struct sr_catalog *cat, const struct sr_session *s,
+                       struct sr_rated *out);
 
 #endif

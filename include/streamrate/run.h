@@ -23,13 +23,13 @@ struct sr_run_stats {
 };
 
 struct sr_run_config {
-	const char *db;     /* LMDB catalog directory */
-	const char *period; /* "YYYY-MM" */
-	const char *out;    /* output directory, created if missing */
+	const char *db;           /* LMDB catalog directory */
+	const char *period;       /* "YYYY-MM" */
+	const char *out;          /* output directory, created if missing */
 	const char *const *files; /* "-" is standard input */
 	unsigned nfiles;
-	unsigned threads;   /* 0: one per core */
-	size_t chunk_size;  /* read size; 0: default */
+	unsigned threads;  /* 0: one per core */
+	size_t chunk_size; /* read size; 0: default */
 	/* Called about every 200 ms from the calling thread while rating;
 	 * may be NULL. */
 	void (*progress)(void *ctx, const struct sr_run_stats *sofar);
@@ -50,6 +50,6 @@ struct sr_run_error {
  * errno for I/O failures. err describes the failure.
  */
 int sr_run(const struct sr_run_config *cfg, struct sr_run_stats *stats,
-	   struct sr_run_error *err);
+           struct sr_run_error *err);
 
 #endif

@@ -40,7 +40,8 @@ enum sr_meter {
 
 static inline bool sr_str_eq(struct sr_str a, struct sr_str b)
 {
-	return a.len == b.len && (a.len == 0 || __builtin_memcmp(a.ptr, b.ptr, a.len) == 0);
+	return a.len == b.len &&
+	       (a.len == 0 || __builtin_memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
 #endif
