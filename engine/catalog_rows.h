@@ -20,6 +20,7 @@
 #include "catalog_arena.h"
 #include "csv.h"
 #include "streamrate/catalog.h"
+#include "columns.h"
 #include "streamrate/types.h"
 
 /* The eleven files in the order of SPEC section 2 (and of dumps). */
@@ -194,8 +195,7 @@ int sr__mkdirs(const char *path);
 
 /* Byte order of ids: memcmp, then the shorter first. */
 int sr__str_cmp(struct sr_str a, struct sr_str b);
-/* Whether s follows the id rule (1..128 bytes, no control byte). */
-bool sr__valid_id(struct sr_str s);
+
 /* "mon".."sun". */
 extern const char *const sr__weekday_names[7];
 

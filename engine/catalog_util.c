@@ -191,18 +191,6 @@ int sr__str_cmp(struct sr_str a, struct sr_str b)
 	return (a.len > b.len) - (a.len < b.len);
 }
 
-bool sr__valid_id(struct sr_str s)
-{
-	if (s.len < 1 || s.len > SR_ID_MAX)
-		return false;
-	for (uint32_t i = 0; i < s.len; i++) {
-		unsigned char c = (unsigned char)s.ptr[i];
-		if (c < 0x20 || c == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 int sr__mkdirs(const char *path)
 {
 	char *p = strdup(path);

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "columns.h"
 #include "civil.h"
 #include "nginx_conf.h"
 #include "streamrate/error.h"
@@ -17,7 +18,6 @@
 /* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the contract's years. */
 #define INSTANT_MIN  (-62135596800LL)
 #define INSTANT_MAX  253402300799LL
-#define DURATION_MAX 604800
 
 /* Per-line state: the captured values and where rendered text goes. */
 struct line_ctx {
@@ -28,11 +28,6 @@ struct line_ctx {
 	int query_state; /* 0 not looked at, 1 found, -1 none */
 	struct sr_str query;
 };
-
-static bool str_is(struct sr_str s, const char *lit)
-{
-	return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0;
-}
 
 /* A captured value; nginx writes "-" for a variable it has no value for. */
 static struct sr_str var_value(const struct line_ctx *x, uint32_t var)
@@ -348,47 +343,6 @@ static bool derive_start(struct line_ctx *x, struct sr_session *s)
 	return true;
 }
 
-/* The CSV path's id rule: 1 to 128 bytes, no control byte. */
-static bool valid_id(struct sr_str v)
-{
-	if (v.len < 1 || v.len > 128)
-		return false;
-	for (uint32_t i = 0; i < v.len; i++) {
-		unsigned char c = (unsigned char)v.ptr[i];
-		if (c < 0x20 || c == 0x7F)
-			return false;
-	}
-	return true;
-}
-
-static bool parse_bytes(struct sr_str v, uint64_t *out)
-{
-	uint64_t n = 0;
-	if (v.len == 0)
-		return false;
-	for (uint32_t i = 0; i < v.len; i++) {
-		unsigned d = (unsigned char)v.ptr[i] - '0';
-		if (d > 9 || n > ((uint64_t)INT64_MAX - d) / 10)
-			return false;
-		n = n * 10 + d;
-	}
-	*out = n;
-	return true;
-}
-
-static bool parse_quality(struct sr_str v, uint8_t *q)
-{
-	if (str_is(v, "SD"))
-		*q = SR_SD;
-	else if (str_is(v, "HD"))
-		*q = SR_HD;
-	else if (str_is(v, "UHD"))
-		*q = SR_UHD;
-	else
-		return false;
-	return true;
-}
-
 static bool derive(struct line_ctx *x, int c, struct sr_session *s)
 {
 	struct sr_str v;
@@ -400,24 +354,24 @@ static bool derive(struct line_ctx *x, int c, struct sr_session *s)
 	switch (c) {
 	case SR_COL_SESSION_ID:
 		s->session_id = v;
-		return valid_id(v);
+		return sr__valid_id(v);
 	case SR_COL_SUBSCRIBER_ID:
 		s->subscriber_id = v;
-		return valid_id(v);
+		return sr__valid_id(v);
 	case SR_COL_CONTENT_ID:
 		s->content_id = v;
-		return valid_id(v);
+		return sr__valid_id(v);
 	case SR_COL_DURATION_S:
 		/* The fraction of a second is dropped, as nginx-rtmp does. */
 		d = duration_ms(v);
-		if (d < 0 || d / 1000 > DURATION_MAX)
+		if (d < 0 || d / 1000 > SR_DURATION_MAX)
 			return false;
 		s->duration_s = (uint32_t)(d / 1000);
 		return true;
 	case SR_COL_BYTES:
-		return parse_bytes(v, &s->bytes);
+		return sr__parse_count(v, INT64_MAX, &s->bytes);
 	default:
-		return parse_quality(v, &s->quality);
+		return sr__parse_quality(v, &s->quality);
 	}
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "civil.h"
+#include "columns.h"
 #include "swar.h"
 #include "streamrate/error.h"
 #include "streamrate/session.h"
@@ -62,14 +63,12 @@ int sr_header_init(struct sr_header *h, const struct sr_str *names, uint32_t n,
 	return 0;
 }
 
-/* 1 to 128 bytes, none a control byte (0x00-0x1F, 0x7F). */
-static bool valid_id(struct sr_str s)
+bool sr__valid_id(struct sr_str s)
 {
 	return s.len >= 1 && s.len <= 128 && !sr__has_control(s.ptr, s.len);
 }
 
-/* ASCII digits only (leading zeros allowed) and at most max. */
-static bool parse_count(struct sr_str s, uint64_t max, uint64_t *out)
+bool sr__parse_count(struct sr_str s, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 	uint32_t i = 0;
@@ -94,7 +93,7 @@ static bool parse_count(struct sr_str s, uint64_t max, uint64_t *out)
 	return true;
 }
 
-static bool parse_quality(struct sr_str s, uint8_t *q)
+bool sr__parse_quality(struct sr_str s, uint8_t *q)
 {
 	if (s.len == 2 && s.ptr[0] == 'S' && s.ptr[1] == 'D')
 		*q = SR_SD;
@@ -114,24 +113,24 @@ static bool parse_column(int c, struct sr_str v, struct sr_session *s)
 	switch (c) {
 	case SR_COL_SESSION_ID:
 		s->session_id = v;
-		return valid_id(v);
+		return sr__valid_id(v);
 	case SR_COL_SUBSCRIBER_ID:
 		s->subscriber_id = v;
-		return valid_id(v);
+		return sr__valid_id(v);
 	case SR_COL_CONTENT_ID:
 		s->content_id = v;
-		return valid_id(v);
+		return sr__valid_id(v);
 	case SR_COL_START:
 		return sr__parse_rfc3339(v.ptr, v.len, &s->start) == 0;
 	case SR_COL_DURATION_S:
-		if (!parse_count(v, 604800, &n))
+		if (!sr__parse_count(v, SR_DURATION_MAX, &n))
 			return false;
 		s->duration_s = (uint32_t)n;
 		return true;
 	case SR_COL_BYTES:
-		return parse_count(v, INT64_MAX, &s->bytes);
+		return sr__parse_count(v, INT64_MAX, &s->bytes);
 	default: /* SR_COL_QUALITY */
-		return parse_quality(v, &s->quality);
+		return sr__parse_quality(v, &s->quality);
 	}
 }
 
