@@ -3,7 +3,8 @@
 # skipping the ones already present. Used by example.sh, test.sh and CI.
 set -euo pipefail
 pkgs=(gcc clang meson ninja-build pkg-config liburing-dev liblmdb-dev
-      libxxhash-dev libcriterion-dev tzdata python3 lmdb-utils)
+      libxxhash-dev libcriterion-dev tzdata python3 lmdb-utils
+      libclang-rt-dev llvm e2fsprogs)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
