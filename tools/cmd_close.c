@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "streamrate/error.h"
 #include "streamrate/follow.h"
@@ -21,23 +22,6 @@ static const char usage_text[] =
     "\n"
     "Exit: 0 done, 1 usage, 2 bad catalog or totals the catalog cannot\n"
     "resolve, 3 I/O failure.\n";
-
-static int exit_code(int err)
-{
-	switch (err) {
-	case 0:
-		return SR_EXIT_OK;
-	case SR_EINVAL:
-		return SR_EXIT_USAGE;
-	case SR_ECATALOG:
-	case SR_ENOCATALOG:
-	case SR_ENOTFOUND:
-	case SR_EOVERFLOW:
-		return SR_EXIT_DATA;
-	default:
-		return SR_EXIT_IO;
-	}
-}
 
 int sr_cmd_close(int argc, char **argv)
 {
@@ -81,14 +65,10 @@ int sr_cmd_close(int argc, char **argv)
 	uint64_t n = 0;
 	int err = sr_follow_close(&cfg, &n, &e);
 	if (err) {
-		if (e.path[0])
-			fprintf(stderr, "streamrate close: %s: %s\n", e.path,
-			        e.msg);
-		else
-			fprintf(stderr, "streamrate close: %s\n", e.msg);
+		sr_cli_report("close", e.path, e.line, e.msg);
 		if (err == SR_EINVAL)
 			fputs(usage_text, stderr);
-		return exit_code(err);
+		return sr_cli_exit_code(err);
 	}
 	fprintf(stderr, "streamrate close: %s closed, %llu invoices\n",
 	        cfg.period, (unsigned long long)n);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "streamrate/error.h"
 #include "streamrate/follow.h"
@@ -64,27 +65,7 @@ static void on_event(void *ctx, enum sr_follow_event ev, const char *path,
 	bool quiet = *(bool *)ctx;
 	if (quiet && ev != SR_FOLLOW_BAD_HEADER && ev != SR_FOLLOW_LOST)
 		return;
-	if (line)
-		fprintf(stderr, "streamrate follow: %s:%llu: %s\n", path,
-		        (unsigned long long)line, msg);
-	else
-		fprintf(stderr, "streamrate follow: %s: %s\n", path, msg);
-}
-
-static int exit_code(int err)
-{
-	switch (err) {
-	case 0:
-		return SR_EXIT_OK;
-	case SR_EINVAL:
-		return SR_EXIT_USAGE;
-	case SR_ECATALOG:
-	case SR_ENOCATALOG:
-	case SR_EHEADER:
-		return SR_EXIT_DATA;
-	default:
-		return SR_EXIT_IO;
-	}
+	sr_cli_report("follow", path, line, msg);
 }
 
 static int parse_ms(const char *s, unsigned *out)
@@ -105,24 +86,13 @@ static int load_mapping(const char *path, struct sr_nginx **out)
 	int err = sr_nginx_load(path, out, &e);
 	if (!err)
 		return 0;
-	if (e.line)
-		fprintf(stderr, "streamrate follow: %s:%u: %s\n", path, e.line,
-		        e.msg);
-	else
-		fprintf(stderr, "streamrate follow: %s: %s\n", path,
-		        e.msg[0] ? e.msg : sr_strerror(err));
+	sr_cli_report("follow", path, e.line, e.msg[0] ? e.msg : sr_strerror(err));
 	return -1;
 }
 
 static void report(const struct sr_run_error *e)
 {
-	if (e->line)
-		fprintf(stderr, "streamrate follow: %s:%llu: %s\n", e->path,
-		        (unsigned long long)e->line, e->msg);
-	else if (e->path[0])
-		fprintf(stderr, "streamrate follow: %s: %s\n", e->path, e->msg);
-	else
-		fprintf(stderr, "streamrate follow: %s\n", e->msg);
+	sr_cli_report("follow", e->path, e->line, e->msg);
 }
 
 int sr_cmd_follow(int argc, char **argv)
@@ -198,7 +168,7 @@ int sr_cmd_follow(int argc, char **argv)
 	sr_nginx_destroy(ngx);
 	if (err) {
 		report(&e);
-		return exit_code(err);
+		return sr_cli_exit_code(err);
 	}
 	if (!quiet)
 		fprintf(stderr,

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "streamrate/error.h"
 #include "streamrate/run.h"
@@ -32,24 +33,6 @@ static const char usage_text[] =
     "  --verbose          print where the time went\n"
     "\n"
     "Exit: 0 done, 1 usage, 2 bad catalog or input file, 3 I/O failure.\n";
-
-static int exit_code(int err)
-{
-	switch (err) {
-	case 0:
-		return SR_EXIT_OK;
-	case SR_EINVAL:
-		return SR_EXIT_USAGE;
-	case SR_EHEADER:
-	case SR_ECATALOG:
-	case SR_ENOCATALOG:
-	case SR_EOVERFLOW:
-	case SR_ELMDB:
-		return SR_EXIT_DATA;
-	default:
-		return SR_EXIT_IO;
-	}
-}
 
 struct progress {
 	uint64_t total; /* input bytes, when known */
@@ -170,17 +153,10 @@ int sr_cmd_rate(int argc, char **argv)
 	if (pr.shown)
 		fputs("\n", stderr);
 	if (err) {
-		if (e.line)
-			fprintf(stderr, "streamrate rate: %s:%llu: %s\n",
-			        e.path, (unsigned long long)e.line, e.msg);
-		else if (e.path[0])
-			fprintf(stderr, "streamrate rate: %s: %s\n", e.path,
-			        e.msg);
-		else
-			fprintf(stderr, "streamrate rate: %s\n", e.msg);
+		sr_cli_report("rate", e.path, e.line, e.msg);
 		if (err == SR_EINVAL)
 			fputs(usage_text, stderr);
-		return exit_code(err);
+		return sr_cli_exit_code(err);
 	}
 	if (verbose)
 		fprintf(stderr,
