@@ -6,6 +6,7 @@
  * view is immutable, so any number of threads may call them at once.
  */
 #include <string.h>
+#define XXH_INLINE_ALL /* inline XXH3 on the hot path, no PLT call */
 #include <xxhash.h>
 
 #include "catalog_view.h"

@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#define XXH_INLINE_ALL /* inline XXH3 on the hot path, no PLT call */
 #include <xxhash.h>
 
 #include "barrier.h"
