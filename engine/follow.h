@@ -69,6 +69,7 @@ struct sr__fouts {
 	size_t nknown;
 	uint64_t buffered; /* bytes in every buf */
 	unsigned nopen;    /* open descriptors */
+	struct sr__writer *writer;
 };
 
 int sr__fouts_init(struct sr__fouts *o, const char *dir,
@@ -201,12 +202,30 @@ struct sr__deltas {
  * consumed (whole records only, unless eof). */
 int sr__rate_bytes(struct sr__follow *f, struct sr__input *in, const char *p,
                    size_t n, bool eof, size_t *used);
-/* Into job: the ledger deltas (sorted in the state's key order) and the
- * new duplicate keys; both start again empty. */
+/* Into job: the ledger deltas and the new duplicate keys; both start
+ * again empty. */
 int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job);
+/* On the committer: the job's deltas in the state's key order and form. */
+int sr__rate_job_deltas(struct sr__job *job);
 /* Load the committed duplicate keys into memory. */
 int sr__rate_load(struct sr__follow *f);
 void sr__rate_finish(struct sr__follow *f);
+
+/* ---- The row writer (follow_write.c) ---- */
+
+struct sr__writer;
+int sr__writer_start(struct sr__writer **out);
+/* Hand over b's bytes, to be written at off of fd (a duplicate is kept);
+ * b receives an empty buffer. Waits while too much is queued. Returns 0 or
+ * the first write failure so far. */
+int sr__writer_push(struct sr__writer *w, int fd, struct sr_buf *b,
+                    uint64_t off);
+/* Sequence number of the last push. */
+uint64_t sr__writer_pushed(struct sr__writer *w);
+/* Wait until the pushes up to seq are written: 0 or the first failure. */
+int sr__writer_wait(struct sr__writer *w, uint64_t seq);
+/* Write what is queued, then end the thread; accepts NULL. */
+void sr__writer_stop(struct sr__writer *w);
 
 /* ---- Commits (follow_commit.c) ---- */
 
@@ -231,6 +250,8 @@ struct sr__job {
 	size_t nfds, fds_cap;
 	bool sync_dir;
 	const char *dir;
+	struct sr__writer *writer; /* rows pushed up to wseq come first */
+	uint64_t wseq;
 	struct sr__job_input *puts;
 	size_t nputs, puts_cap;
 	char **dels;
@@ -239,6 +260,9 @@ struct sr__job {
 	size_t nouts, outs_cap;
 	struct sr_key128 *keys;
 	size_t nkeys;
+	struct sr__delta *raw; /* as the follower counted them */
+	size_t nraw;
+	const struct sr_catalog *cat; /* their ids */
 	struct sr__ledger_delta *deltas;
 	char *texts; /* the deltas' periods */
 	size_t ndeltas;

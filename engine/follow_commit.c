@@ -39,6 +39,7 @@ void sr__job_free(struct sr__job *job)
 	free(job->dels);
 	free(job->outs);
 	free(job->keys);
+	free(job->raw);
 	free(job->deltas);
 	free(job->texts);
 	free(job->periods);
@@ -120,13 +121,16 @@ static int job_fail(struct sr__job *job, int code, const char *path,
 /* The rows up to the recorded sizes, on disk. */
 static int job_sync(struct sr__job *job)
 {
+	int err = sr__writer_wait(job->writer, job->wseq);
+	if (err)
+		return job_fail(job, err, job->dir, "write");
 	for (size_t i = 0; i < job->nfds; i++)
 		if (fsync(job->fds[i]) < 0)
 			return job_fail(job, -errno, job->dir, "fsync");
 	if (!job->sync_dir)
 		return 0;
 	int d = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int err = d < 0 || fsync(d) < 0 ? -errno : 0;
+	err = d < 0 || fsync(d) < 0 ? -errno : 0;
 	if (d >= 0)
 		close(d);
 	return err ? job_fail(job, err, job->dir, "fsync") : 0;
@@ -164,7 +168,9 @@ static int job_apply(struct sr__state *st, const struct sr__job *job)
 
 static int job_run(struct sr__state *st, struct sr__job *job)
 {
-	int err = job_sync(job);
+	int err = sr__rate_job_deltas(job);
+	if (!err)
+		err = job_sync(job);
 	if (err)
 		return err;
 	err = sr__state_begin(st, true);

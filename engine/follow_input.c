@@ -710,8 +710,79 @@ static int drain(struct sr__follow *f, struct sr__input *in, bool *progress)
 	}
 }
 
+/*
+ * The generation after the one just read, if the path rotated more than
+ * once before this follower looked: the rotated file beside the path that
+ * starts with the same header line and was modified after the one just
+ * read, the earliest such (a file's modification time survives renames).
+ */
+static bool next_candidate(int dfd, const char *name, const struct stat *done,
+                           uint64_t path_ino, const struct sr__input *in,
+                           struct stat *st)
+{
+	char head[SR_FP_MAX];
+	if (fstatat(dfd, name, st, 0) < 0 || !S_ISREG(st->st_mode) ||
+	    (uint64_t)st->st_ino == path_ino || st->st_ino == done->st_ino ||
+	    (uint64_t)st->st_size <= in->hdr_end ||
+	    st->st_mtim.tv_sec < done->st_mtim.tv_sec ||
+	    (st->st_mtim.tv_sec == done->st_mtim.tv_sec &&
+	     st->st_mtim.tv_nsec <= done->st_mtim.tv_nsec))
+		return false;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	bool same =
+	    fd >= 0 &&
+	    pread_full(fd, head, in->hdr_end, 0) == (ssize_t)in->hdr_end &&
+	    !memcmp(head, in->head, in->hdr_end);
+	if (fd >= 0)
+		close(fd);
+	return same;
+}
+
+static int find_next(const struct sr__input *in, struct found *next)
+{
+	struct stat done, now, st;
+	char *dir = dir_of(in->path);
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+	*next = (struct found){.fd = -1};
+	if (!d || fstat(in->fd, &done) < 0 || in->hdr_end > in->head_len) {
+		if (d)
+			closedir(d);
+		free(dir);
+		return dir ? 0 : SR_ENOMEM;
+	}
+	uint64_t path_ino =
+	    stat(in->path, &now) == 0 ? (uint64_t)now.st_ino : 0;
+	while ((e = readdir(d))) {
+		if (!next_candidate(dirfd(d), e->d_name, &done, path_ino, in,
+		                    &st))
+			continue;
+		int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		             st.st_mtim.tv_nsec;
+		if (next->name && mt >= next->mtime_ns)
+			continue;
+		free(next->name);
+		next->name = strdup(e->d_name);
+		next->mtime_ns = mt;
+	}
+	closedir(d);
+	if (next->name) {
+		size_t n = strlen(dir) + strlen(next->name) + 2;
+		char *full = malloc(n);
+		if (full) {
+			snprintf(full, n, "%s/%s", dir, next->name);
+			next->fd = open_path(full);
+		}
+		free(next->name);
+		next->name = full;
+	}
+	free(dir);
+	return 0;
+}
+
 /* The old content is done: its last record is final. Then follow what
- * the path holds now, from its start. */
+ * the path holds now, from its start (or a generation rotated away before
+ * this follower saw it, first). */
 static int finish_and_switch(struct sr__follow *f, struct sr__input *in)
 {
 	bool progress = false;
@@ -725,10 +796,22 @@ static int finish_and_switch(struct sr__follow *f, struct sr__input *in)
 		                 "%zu bytes at the end of the old content "
 		                 "could not be read as records",
 		                 in->buf.len);
+	struct found next = {.fd = -1};
+	if (in->phase == SR_PHASE_RECORDS)
+		err = find_next(in, &next);
 	close(in->fd);
 	in->fd = -1;
-	err = content_start(in, open_path(in->path));
 	f->pending = true;
+	if (err || next.fd < 0)
+		return err ? err : content_start(in, open_path(in->path));
+	/* A generation rotated away before this follower saw it. */
+	sr__follow_event(f, SR_FOLLOW_ROTATED, in->path, 0,
+	                 "%s was rotated away meanwhile; reading it first",
+	                 next.name);
+	err = content_start(in, next.fd);
+	in->finishing = true;
+	next.fd = -1;
+	found_clear(&next);
 	return err;
 }
 

@@ -47,13 +47,16 @@ int sr__fouts_init(struct sr__fouts *o, const char *dir,
 	*o = (struct sr__fouts){.cat = cat};
 	fout_init(&o->unknown, "rejects-unknown.csv", SR_REJECTS_HEADER);
 	o->dir = strdup(dir);
-	return o->dir ? 0 : SR_ENOMEM;
+	if (!o->dir)
+		return SR_ENOMEM;
+	return sr__writer_start(&o->writer);
 }
 
 void sr__fouts_finish(struct sr__fouts *o)
 {
 	if (!o->dir)
 		return; /* never initialised */
+	sr__writer_stop(o->writer);
 	for (size_t i = 0; i < o->n; i++) {
 		fout_finish(&o->p[i]->rated);
 		fout_finish(&o->p[i]->rejects);
@@ -266,33 +269,17 @@ int sr__fout_ready(struct sr__fouts *o, struct sr__fout *f)
 	return 0;
 }
 
-static int pwrite_all(int fd, const char *p, size_t n, uint64_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
 int sr__fouts_write(struct sr__fouts *o, struct sr_run_error *err)
 {
 	for (size_t i = 0; i <= 2 * o->n; i++) {
 		struct sr__fout *f = fout_at(o, i);
 		if (!f->buf.len)
 			continue;
-		int code = pwrite_all(f->fd, f->buf.data, f->buf.len,
-		                      f->size - f->buf.len);
+		int code = sr__writer_push(o->writer, f->fd, &f->buf,
+		                           f->size - f->buf.len);
 		if (code)
 			return fail(err, code, o->dir, f->name,
-			            strerror(-code));
-		f->buf.len = 0;
+			            sr_strerror(code));
 		f->dirty = true;
 	}
 	o->buffered = 0;
@@ -318,6 +305,8 @@ int sr__fouts_snapshot(struct sr__fouts *o, struct sr__job *job)
 {
 	int err = 0;
 	job->dir = o->dir;
+	job->writer = o->writer;
+	job->wseq = sr__writer_pushed(o->writer);
 	for (size_t i = 0; i <= 2 * o->n && !err; i++) {
 		struct sr__fout *f = fout_at(o, i);
 		job->sync_dir |= f->created;

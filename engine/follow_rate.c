@@ -279,11 +279,11 @@ static void delta_text(int64_t month, char *text)
 }
 
 /* The ids of a delta, as the state stores them. */
-static void state_delta(struct sr__follow *f, const struct sr__delta *e,
+static void state_delta(const struct sr_catalog *cat, const struct sr__delta *e,
                         struct sr__ledger_delta *out, char *text)
 {
 	const struct sr_subscriber *sub =
-	    sr_catalog_subscriber_at(f->cat, e->subscriber);
+	    sr_catalog_subscriber_at(cat, e->subscriber);
 	out->k.subscriber = sub->id;
 	if (e->kind == SR_LEDGER_PPV) {
 		out->k.kind = SR_STATE_PPV;
@@ -326,29 +326,37 @@ static int cmp_delta(const void *pa, const void *pb)
 int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job)
 {
 	struct sr__deltas *d = &f->deltas;
-	struct sr__delta *e = malloc((d->n + 1) * sizeof(*e));
-	job->deltas = malloc((d->n + 1) * sizeof(*job->deltas));
-	job->texts = malloc((d->n + 1) * 8);
-	if (!e || !job->deltas || !job->texts) {
-		free(e);
+	job->raw = malloc((d->n + 1) * sizeof(*job->raw));
+	if (!job->raw)
 		return SR_ENOMEM;
-	}
 	for (size_t i = 0; i < d->n; i++) {
-		e[i] = d->slots[d->used[i]];
+		job->raw[i] = d->slots[d->used[i]];
 		d->slots[d->used[i]] = (struct sr__delta){0};
 	}
-	if (d->n)
-		qsort(e, d->n, sizeof(*e), cmp_delta);
-	for (size_t i = 0; i < d->n; i++)
-		state_delta(f, &e[i], &job->deltas[i], job->texts + 8 * i);
-	job->ndeltas = d->n;
+	job->nraw = d->n;
+	job->cat = f->cat;
 	d->n = 0;
-	free(e);
 	/* The keys move to the job; the next ones go to a new list. */
 	job->keys = f->keys;
 	job->nkeys = f->nkeys;
 	f->keys = NULL;
 	f->nkeys = f->keys_cap = 0;
+	return 0;
+}
+
+int sr__rate_job_deltas(struct sr__job *job)
+{
+	size_t n = job->nraw;
+	job->deltas = malloc((n + 1) * sizeof(*job->deltas));
+	job->texts = malloc((n + 1) * 8);
+	if (!job->deltas || !job->texts)
+		return SR_ENOMEM;
+	if (n)
+		qsort(job->raw, n, sizeof(*job->raw), cmp_delta);
+	for (size_t i = 0; i < n; i++)
+		state_delta(job->cat, &job->raw[i], &job->deltas[i],
+		            job->texts + 8 * i);
+	job->ndeltas = n;
 	return 0;
 }
 

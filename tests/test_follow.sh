@@ -340,5 +340,37 @@ else
 	[ "$n" -eq "$m" ] && ok || bad "close under follow: $m period_closed, want $n"
 fi
 
+# 10. Two rotations while follow is stopped: the generation in between is
+# found by its header and modification time, and rated too.
+python3 - w/sessions-2.csv gen <<'EOF2'
+import sys
+data = open(sys.argv[1], 'rb').read()
+nl = data.index(b'\n') + 1
+lines = data[nl:].splitlines(keepends=True)
+k = len(lines) // 3
+for i, part in enumerate([lines[:k // 2], lines[k // 2:k], lines[k:2 * k], lines[2 * k:]]):
+    open(f'{sys.argv[2]}{i}', 'wb').write((data[:nl] if i != 1 else b'') + b''.join(part))
+EOF2
+for how in rename copy; do
+	mkdir "two-$how"
+	cat gen0 > "two-$how/log.csv"
+	"${follow[@]}" --state "two-$how.s" --out "two-$how.o" --once "two-$how/log.csv"
+	cat gen1 >> "two-$how/log.csv"
+	for g in 2 3; do
+		sleep 0.02
+		if [ "$how" = rename ]; then
+			mv "two-$how/log.csv" "two-$how/log.csv.$g"
+		else
+			cp "two-$how/log.csv" "two-$how/log.csv.$g"
+			: > "two-$how/log.csv"
+		fi
+		sleep 0.02
+		cat "gen$g" >> "two-$how/log.csv"
+	done
+	"${follow[@]}" --state "two-$how.s" --out "two-$how.o" --once "two-$how/log.csv"
+compare "two rotations ($how) while stopped" renamed "two-$how.o" "two-$how.b" \
+		"two-$how/log.csv.2" "two-$how/log.csv.3" "two-$how/log.csv"
+done
+
 echo "follow: $pass passed, $failed failed"
 [ "$failed" -eq 0 ]
