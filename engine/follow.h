@@ -220,6 +220,10 @@ int sr__writer_start(struct sr__writer **out);
  * the first write failure so far. */
 int sr__writer_push(struct sr__writer *w, int fd, struct sr_buf *b,
                     uint64_t off);
+/* Write b (emptied) at off of fd now when it is small and nothing is
+ * queued, else push it. */
+int sr__writer_write(struct sr__writer *w, int fd, struct sr_buf *b,
+                     uint64_t off);
 /* Sequence number of the last push. */
 uint64_t sr__writer_pushed(struct sr__writer *w);
 /* Wait until the pushes up to seq are written: 0 or the first failure. */

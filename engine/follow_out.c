@@ -275,8 +275,8 @@ int sr__fouts_write(struct sr__fouts *o, struct sr_run_error *err)
 		struct sr__fout *f = fout_at(o, i);
 		if (!f->buf.len)
 			continue;
-		int code = sr__writer_push(o->writer, f->fd, &f->buf,
-		                           f->size - f->buf.len);
+		int code = sr__writer_write(o->writer, f->fd, &f->buf,
+		                            f->size - f->buf.len);
 		if (code)
 			return fail(err, code, o->dir, f->name,
 			            sr_strerror(code));

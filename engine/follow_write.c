@@ -6,7 +6,8 @@
  * takes an empty one from a small pool; every write lands at its own file
  * offset, so their order does not matter, only that they are done before
  * a commit fsyncs the files: each write has a sequence number and the
- * committer waits for the last one of its snapshot.
+ * committer waits for the last one of its snapshot. The few rows of one
+ * round of a live follower are written inline when nothing is queued.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +20,9 @@
 /* Bytes handed over and not yet written past which the follower waits. */
 #define SR_WRITER_MAX  (64u << 20)
 #define SR_WRITER_POOL 16
+/* A round's rows up to this size are written inline when nothing is
+ * queued: a live follower then shows them without a thread hop. */
+#define SR_WRITER_INLINE (256u << 10)
 
 struct task {
 	int fd; /* a duplicate, closed when written */
@@ -153,6 +157,22 @@ int sr__writer_push(struct sr__writer *w, int fd, struct sr_buf *b,
 	pthread_mutex_unlock(&w->lock);
 	if (err)
 		close(d);
+	return err;
+}
+
+int sr__writer_write(struct sr__writer *w, int fd, struct sr_buf *b,
+                     uint64_t off)
+{
+	pthread_mutex_lock(&w->lock);
+	bool idle = !w->n;
+	int err = w->error;
+	pthread_mutex_unlock(&w->lock);
+	/* Only this thread pushes: an idle queue stays idle meanwhile, so an
+	 * inline write never lands beyond a gap still queued. */
+	if (err || !idle || b->len > SR_WRITER_INLINE)
+		return err ? err : sr__writer_push(w, fd, b, off);
+	err = pwrite_all(fd, b->data, b->len, off);
+	b->len = 0;
 	return err;
 }
 
