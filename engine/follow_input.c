@@ -452,9 +452,16 @@ static int input_recover(struct sr__follow *f, struct sr__input *in,
 	return content_resume(f, in, fd, st);
 }
 
+/* Follow what path holds from its start, if it is a regular file (a path
+ * that was missing at start is a file; a directory there is ignored). */
 static int start_fresh(struct sr__input *in)
 {
+	struct stat st;
 	int fd = open_path(in->path);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
 	return fd < 0 ? 0 : content_start(in, fd);
 }
 
@@ -802,8 +809,12 @@ static int finish_and_switch(struct sr__follow *f, struct sr__input *in)
 	close(in->fd);
 	in->fd = -1;
 	f->pending = true;
-	if (err || next.fd < 0)
-		return err ? err : content_start(in, open_path(in->path));
+	if (err)
+		return err;
+	if (next.fd < 0) {
+		content_start(in, -1); /* cannot fail without a descriptor */
+		return start_fresh(in);
+	}
 	/* A generation rotated away before this follower saw it. */
 	sr__follow_event(f, SR_FOLLOW_ROTATED, in->path, 0,
 	                 "%s was rotated away meanwhile; reading it first",
