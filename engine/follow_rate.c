@@ -451,7 +451,7 @@ static int prepare(struct sr__follow *f, struct item *it)
 static int judge(struct sr__follow *f, struct item *it)
 {
 	struct sr__fperiod *p = it->p;
-	bool first;
+	bool first = false; /* claim() may fail before setting it */
 	if (!p) {
 		it->why = SR_REASON_OTHER_PERIOD;
 		return 0;
