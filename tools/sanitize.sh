@@ -26,6 +26,16 @@ setup() { # dir sanitizer
 	fi
 }
 
+# One line: how the tests of a build did.
+results() { # dir label
+	python3 - "$1/meson-logs/testlog.json" "$2" <<'EOF'
+import json, sys
+res = [json.loads(l).get("result") for l in open(sys.argv[1])]
+ok = sum(r in ("OK", "EXPECTEDFAIL") for r in res)
+print(f"sanitize: {sys.argv[2]}: {ok} passed, {len(res) - ok} failed")
+EOF
+}
+
 # Fail when the sanitizers wrote any report, and show them.
 check_logs() { # dir label
 	local f n=0
@@ -60,6 +70,7 @@ asan() {
 	ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$logs/asan" \
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan" \
 		meson test -C "$b" --no-rebuild --print-errorlogs || rc=$?
+	results "$b" "ASan+UBSan"
 	check_logs "$logs" "ASan+UBSan" || rc=1
 	return $rc
 }
@@ -81,6 +92,7 @@ tsan() {
 	TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$logs/tsan" \
 		meson test -C "$b" --no-rebuild --print-errorlogs \
 		${wrap:+--wrapper "$wrap"} "${tests[@]}" || rc=$?
+	results "$b" "TSan"
 	check_logs "$logs" "TSan" || rc=1
 	return $rc
 }
