@@ -144,7 +144,10 @@ int sr__follow_maybe_commit(struct sr__follow *f, bool backlog)
 	uint64_t every = s->commit_ns;
 	if (backlog && every < SR_BACKLOG_COMMIT_MS * 1000000ull)
 		every = SR_BACKLOG_COMMIT_MS * 1000000ull;
-	if (f->pending && now_ns() - s->last_commit >= every)
+	/* A commit still running (slow fsyncs) delays the next one rather
+	 * than the reading: the next snapshot simply holds more. */
+	if (f->pending && now_ns() - s->last_commit >= every &&
+	    !sr__committer_busy(s->committer))
 		return commit(s, false);
 	if (f->outs.buffered > SR_WRITE_AT)
 		return sr__fouts_write(&f->outs, f->err);

@@ -292,6 +292,8 @@ int sr__committer_start(struct sr__committer **out, struct sr__state *st);
 int sr__committer_post(struct sr__committer *c, struct sr__job *job,
                        struct sr_follow_stats *committed,
                        struct sr_run_error *err);
+/* Is a job still running? */
+bool sr__committer_busy(struct sr__committer *c);
 /* Wait for the job in flight: its result (0 when none). */
 int sr__committer_wait(struct sr__committer *c,
                        struct sr_follow_stats *committed,

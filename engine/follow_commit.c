@@ -262,6 +262,14 @@ int sr__committer_wait(struct sr__committer *c,
 	return result;
 }
 
+bool sr__committer_busy(struct sr__committer *c)
+{
+	pthread_mutex_lock(&c->lock);
+	bool busy = c->job && !c->done;
+	pthread_mutex_unlock(&c->lock);
+	return busy;
+}
+
 int sr__committer_post(struct sr__committer *c, struct sr__job *job,
                        struct sr_follow_stats *committed,
                        struct sr_run_error *err)
