@@ -315,7 +315,19 @@ cp "$big" "$tmp/b/in.csv"
 (cd "$tmp/a" && exec "$bin" rate --db "$tmp/w/db" --period 2024-03 --out out \
 	--threads 1 --chunk-size 4096 in.csv) &
 pid=$!
-sleep 0.05
+# Delete it once the run has it open (or has finished).
+opened() {
+	local fd
+	for fd in "/proc/$1/fd/"*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = "$2" ] && return 0
+	done
+	return 1
+}
+for _ in $(seq 400); do
+	opened "$pid" "$tmp/a/in.csv" && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.025
+done
 rm -f "$tmp/a/in.csv"
 if wait "$pid"; then
 	same_as "$tmp/a/out" "$tmp/b/out" "input deleted while read"
