@@ -4,7 +4,13 @@
  *   follow.c        the loop: setup from the state, waiting on inotify,
  *                   commits, stopping, restarting after a close
  *   follow_input.c  inputs: identities, resuming, rotation by rename and
- *                   by copy-truncate, directories, reading
+ *                   by copy-truncate, reading
+ *   follow_find.c   finding old content: by inode, by fingerprint, and
+ *                   generations rotated away unseen
+ *   follow_dir.c    followed directories
+ *   follow_nginx.c  the nginx access-log decoder
+ *   follow_commit.c commits on their own thread
+ *   follow_write.c  the row writer thread
  *   follow_rate.c   records: decoding (the CSV decoder), steps 1 to 10
  *                   per record, duplicate keys and ledger deltas
  *   follow_out.c    the per-period output files and their recovery
@@ -136,6 +142,40 @@ struct sr__dirw {
 };
 
 struct sr__follow;
+
+/* The input following path, NULL if none (follow_input.c). */
+struct sr__input *sr__input_find(struct sr__follow *f, const char *path);
+/* Follow path (a file of directory dir, -1: a followed file), resuming
+ * from the state's open transaction. */
+int sr__input_add(struct sr__follow *f, const char *path, int dir);
+int sr__input_set_path(struct sr__input *in, const char *path);
+
+/* ---- Finding old content (follow_find.c) ---- */
+
+uint64_t sr__fp(const void *p, size_t n);
+/* pread until n bytes or the end: the count, or a negative errno. */
+ssize_t sr__pread_full(int fd, void *p, size_t n, uint64_t off);
+/* Does the content at fd start with the bytes id fingerprints? */
+bool sr__fp_matches(int fd, const struct sr__ident *id);
+
+/* A file found in the directory of a followed path. */
+struct sr__found {
+	int fd;     /* open on it; -1: none found */
+	char *name; /* its path */
+	bool by_inode;
+	int64_t mtime_ns;
+};
+void sr__found_clear(struct sr__found *c);
+/*
+ * Search the directory of path for the content id, at least off bytes
+ * long: the file with its inode, else the newest (modified no earlier
+ * than newer_than) starting with its fingerprinted bytes; skip_ino is
+ * never taken.
+ */
+int sr__find_old(const char *path, const struct sr__ident *id, uint64_t off,
+                 uint64_t skip_ino, int64_t newer_than, struct sr__found *best);
+/* The generation after the content in is reading, if rotated away. */
+int sr__find_next(const struct sr__input *in, struct sr__found *next);
 
 /* Make the inputs of every configured path, resuming from the state. */
 int sr__inputs_setup(struct sr__follow *f);

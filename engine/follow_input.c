@@ -14,21 +14,19 @@
  * the copy: a file beside it whose first bytes match the fingerprint and
  * which is long enough; the rest is rated from the copy, then the new
  * content from its start. After a restart the same searches find the old
- * content by the saved identity. In a followed directory a renamed file
- * keeps its progress under its new name, and a copy or a recreated name is
- * a new file: a directory means every file in it.
+ * content by the saved identity (follow_find.c holds the searches). In a
+ * followed directory (follow_dir.c) a renamed file keeps its progress
+ * under its new name, and a copy or a recreated name is a new file: a
+ * directory means every file in it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "follow.h"
 #include "streamrate/error.h"
@@ -37,7 +35,7 @@
 
 /* ---- Input objects ---- */
 
-static int set_path(struct sr__input *in, const char *path)
+int sr__input_set_path(struct sr__input *in, const char *path)
 {
 	char *p = strdup(path);
 	if (!p)
@@ -72,7 +70,7 @@ static struct sr__input *input_new(const char *path, int dir)
 	in->fd = -1;
 	in->dir = dir;
 	in->line = 1;
-	if (set_path(in, path)) {
+	if (sr__input_set_path(in, path)) {
 		input_free(in);
 		return NULL;
 	}
@@ -112,7 +110,7 @@ static size_t dir_position(struct sr__follow *f, int d, const char *path)
 	return at;
 }
 
-static struct sr__input *find_path(struct sr__follow *f, const char *path)
+struct sr__input *sr__input_find(struct sr__follow *f, const char *path)
 {
 	for (size_t i = 0; i < f->nin; i++)
 		if (!f->in[i]->gone && !strcmp(f->in[i]->path, path))
@@ -130,11 +128,6 @@ void sr__inputs_finish(struct sr__follow *f)
 }
 
 /* ---- Content ---- */
-
-static uint64_t fingerprint(const void *p, size_t n)
-{
-	return XXH3_64bits(p, n);
-}
 
 /* Keep the first SR_FP_MAX bytes of the content for its fingerprint. */
 static void keep_head(struct sr__input *in, const char *p, size_t n,
@@ -177,34 +170,6 @@ static int content_start(struct sr__input *in, int fd)
 	return 0;
 }
 
-static ssize_t pread_full(int fd, void *p, size_t n, uint64_t off)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r =
-		    pread(fd, (char *)p + got, n - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-/* Does the content at fd start with the bytes id fingerprints? */
-static bool fp_matches(int fd, const struct sr__ident *id)
-{
-	char head[SR_FP_MAX];
-	if (!id->fp_len)
-		return true;
-	ssize_t n = pread_full(fd, head, id->fp_len, 0);
-	return n == (ssize_t)id->fp_len &&
-	       fingerprint(head, id->fp_len) == id->fp;
-}
-
 /* Read bytes from the content's start until its header is decoded;
  * returns the header's end, or a negative code (refused or cut short). */
 static int64_t header_end(struct sr__follow *f, struct sr__input *in)
@@ -217,7 +182,8 @@ static int64_t header_end(struct sr__follow *f, struct sr__input *in)
 	for (uint64_t at = 0; r == 1;) {
 		int err = sr__buf_reserve(&b, 65536);
 		ssize_t n =
-		    err ? err : pread_full(in->fd, b.data + b.len, 65536, at);
+		    err ? err
+		        : sr__pread_full(in->fd, b.data + b.len, 65536, at);
 		if (n <= 0) {
 			r = n < 0 ? (int)n : SR_EHEADER;
 			break;
@@ -242,7 +208,7 @@ static int content_resume(struct sr__follow *f, struct sr__input *in, int fd,
 	int err = content_start(in, fd);
 	if (err || !st->off)
 		return err;
-	ssize_t n = pread_full(fd, in->head, SR_FP_MAX, 0);
+	ssize_t n = sr__pread_full(fd, in->head, SR_FP_MAX, 0);
 	if (n < 0)
 		return (int)n;
 	in->head_len = (uint32_t)n;
@@ -256,92 +222,6 @@ static int content_resume(struct sr__follow *f, struct sr__input *in, int fd,
 	in->off = in->read_off = st->off;
 	in->line = st->line;
 	in->dirty = false;
-	return 0;
-}
-
-/* ---- Finding old content ---- */
-
-struct found {
-	int fd;
-	char *name;
-	bool by_inode;
-	int64_t mtime_ns;
-};
-
-static void found_clear(struct found *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c->name);
-	*c = (struct found){.fd = -1};
-}
-
-/* Is file name of dir the old content id (at least off bytes long)? An
- * inode match wins; among fingerprint matches (copies) the newest. */
-static void consider(int dfd, const char *name, const struct sr__ident *id,
-                     uint64_t off, uint64_t skip_ino, int64_t newer_than,
-                     struct found *best)
-{
-	struct stat st;
-	if (fstatat(dfd, name, &st, 0) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size < off)
-		return;
-	bool inode =
-	    (uint64_t)st.st_dev == id->dev && (uint64_t)st.st_ino == id->ino;
-	int64_t mtime =
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	if ((uint64_t)st.st_ino == skip_ino || best->by_inode)
-		return;
-	if (!inode && (!id->fp_len || mtime < newer_than ||
-	               (best->fd >= 0 && mtime <= best->mtime_ns)))
-		return;
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (!fp_matches(fd, id)) {
-		close(fd);
-		return;
-	}
-	found_clear(best);
-	*best = (struct found){fd, strdup(name), inode, mtime};
-}
-
-static char *dir_of(const char *path)
-{
-	char *copy = strdup(path);
-	if (!copy)
-		return NULL;
-	char *d = strdup(dirname(copy));
-	free(copy);
-	return d;
-}
-
-/* Search the directory of path for the old content id. */
-static int find_old(const char *path, const struct sr__ident *id, uint64_t off,
-                    uint64_t skip_ino, int64_t newer_than, struct found *best)
-{
-	*best = (struct found){.fd = -1};
-	char *dir = dir_of(path);
-	DIR *d = dir ? opendir(dir) : NULL;
-	struct dirent *e;
-	if (!d) {
-		free(dir);
-		return dir ? 0 : SR_ENOMEM;
-	}
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			consider(dirfd(d), e->d_name, id, off, skip_ino,
-			         newer_than, best);
-	closedir(d);
-	if (best->name) {
-		size_t n = strlen(dir) + strlen(best->name) + 2;
-		char *full = malloc(n);
-		if (full)
-			snprintf(full, n, "%s/%s", dir, best->name);
-		free(best->name);
-		best->name = full;
-	}
-	free(dir);
 	return 0;
 }
 
@@ -362,7 +242,7 @@ static bool still_there(const char *path, const struct sr__input_state *st,
 		return false;
 	if (fstat(*fd, &s) == 0 && (uint64_t)s.st_dev == st->id.dev &&
 	    (uint64_t)s.st_ino == st->id.ino &&
-	    (uint64_t)s.st_size >= st->off && fp_matches(*fd, &st->id))
+	    (uint64_t)s.st_size >= st->off && sr__fp_matches(*fd, &st->id))
 		return true;
 	close(*fd);
 	*fd = -1;
@@ -371,21 +251,22 @@ static bool still_there(const char *path, const struct sr__input_state *st,
 
 /* Resume in from old, where its committed content st was found. */
 static int recover_from(struct sr__follow *f, struct sr__input *in,
-                        const struct sr__input_state *st, struct found *old)
+                        const struct sr__input_state *st, struct sr__found *old)
 {
 	int err = 0;
-	if (in->dir >= 0 && !find_path(f, old->name)) {
+	if (in->dir >= 0 && !sr__input_find(f, old->name)) {
 		/* In a followed directory: the file goes on under its new
 		 * name; the old name, if it exists again, is a new file. */
 		in->old_key = strdup(in->path);
-		err = in->old_key ? set_path(in, old->name) : SR_ENOMEM;
+		err =
+		    in->old_key ? sr__input_set_path(in, old->name) : SR_ENOMEM;
 	}
 	if (!err)
 		err = content_resume(f, in, old->fd, st);
 	in->finishing = in->dir < 0;
 	in->dirty = true;
 	old->fd = -1;
-	found_clear(old);
+	sr__found_clear(old);
 	return err;
 }
 
@@ -394,12 +275,12 @@ static int recover_moved(struct sr__follow *f, struct sr__input *in,
                          const struct sr__input_state *st)
 {
 	struct stat now;
-	struct found old;
+	struct sr__found old;
 	uint64_t skip = stat(in->path, &now) == 0 ? (uint64_t)now.st_ino : 0;
 	/* In a followed directory, only a rename keeps progress: a copy is
 	 * a file of its own. */
 	int64_t copies = in->dir >= 0 ? INT64_MAX : INT64_MIN;
-	int err = find_old(in->path, &st->id, st->off, skip, copies, &old);
+	int err = sr__find_old(in->path, &st->id, st->off, skip, copies, &old);
 	if (err)
 		return err;
 	if (old.fd >= 0)
@@ -419,10 +300,10 @@ static int recover_moved(struct sr__follow *f, struct sr__input *in,
  */
 static int header_only_copy(struct sr__follow *f, struct sr__input *in, int fd,
                             const struct sr__input_state *st,
-                            struct found *copy)
+                            struct sr__found *copy)
 {
 	struct stat now;
-	*copy = (struct found){.fd = -1};
+	*copy = (struct sr__found){.fd = -1};
 	if (in->dir >= 0 || st->id.fp_len >= SR_FP_MAX || fstat(fd, &now) < 0)
 		return 0;
 	in->fd = fd;
@@ -430,15 +311,15 @@ static int header_only_copy(struct sr__follow *f, struct sr__input *in, int fd,
 	in->fd = -1;
 	if (end < 0 || (uint64_t)end < st->off)
 		return 0;
-	return find_old(in->path, &st->id, st->off + 1, (uint64_t)now.st_ino,
-	                st->time_ns, copy);
+	return sr__find_old(in->path, &st->id, st->off + 1,
+	                    (uint64_t)now.st_ino, st->time_ns, copy);
 }
 
 /* Resume in from its committed state st (0), or start it fresh (1). */
 static int input_recover(struct sr__follow *f, struct sr__input *in,
                          const struct sr__input_state *st)
 {
-	struct found copy;
+	struct sr__found copy;
 	int fd;
 	if (!st->id.fp_len && !st->off)
 		return 1;
@@ -465,7 +346,7 @@ static int start_fresh(struct sr__input *in)
 	return fd < 0 ? 0 : content_start(in, fd);
 }
 
-static int add_file(struct sr__follow *f, const char *path, int dir)
+int sr__input_add(struct sr__follow *f, const char *path, int dir)
 {
 	struct sr__input_state st;
 	struct sr__input *in = input_new(path, dir);
@@ -504,9 +385,9 @@ static int on_state_input(void *ctx, const char *path, size_t len,
 	size_t n = strlen(dir);
 	if (len <= n + 1 || strncmp(path, dir, n) || path[n] != '/' ||
 	    strchr(path + n + 1, '/') || path[n + 1] == '.' ||
-	    find_path(w->f, path))
+	    sr__input_find(w->f, path))
 		return 0;
-	return add_file(w->f, path, w->d);
+	return sr__input_add(w->f, path, w->d);
 }
 
 int sr__inputs_setup(struct sr__follow *f)
@@ -518,125 +399,13 @@ int sr__inputs_setup(struct sr__follow *f)
 		const char *p = cfg->paths[i];
 		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
 			continue; /* a directory: below */
-		if (!find_path(f, p))
-			err = add_file(f, p, -1);
+		if (!sr__input_find(f, p))
+			err = sr__input_add(f, p, -1);
 	}
 	for (size_t d = 0; d < f->ndirs && !err; d++) {
 		struct dir_walk w = {f, (int)d, 0};
 		err = sr__state_inputs_each(f->state, on_state_input, &w);
 	}
-	return err;
-}
-
-/* ---- Directories ---- */
-
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Untracked file names of a directory, sorted; *n of them. */
-static int list_dir(const char *dir, char ***names, size_t *n)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t cap = 0;
-	*names = NULL;
-	*n = 0;
-	if (!d)
-		return 0; /* not there (yet): nothing to follow */
-	while ((e = readdir(d))) {
-		struct stat st;
-		if (e->d_name[0] == '.' ||
-		    fstatat(dirfd(d), e->d_name, &st, 0) ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			char **p = realloc(*names, cap * sizeof(*p));
-			if (!p)
-				break;
-			*names = p;
-		}
-		if (!((*names)[*n] = strdup(e->d_name)))
-			break;
-		(*n)++;
-	}
-	closedir(d);
-	if (*n)
-		qsort(*names, *n, sizeof(**names), cmp_name);
-	return e ? SR_ENOMEM : 0;
-}
-
-/* A file of directory d already followed under another name? */
-static struct sr__input *same_inode(struct sr__follow *f, int d,
-                                    const struct stat *st)
-{
-	for (size_t i = 0; i < f->nin; i++) {
-		struct sr__input *in = f->in[i];
-		if (in->dir == d && in->fd >= 0 && !in->gone &&
-		    in->id.ino == (uint64_t)st->st_ino &&
-		    in->id.dev == (uint64_t)st->st_dev)
-			return in;
-	}
-	return NULL;
-}
-
-static int scan_one(struct sr__follow *f, int d, const char *path)
-{
-	struct stat st;
-	if (find_path(f, path) || stat(path, &st) < 0)
-		return 0;
-	struct sr__input *moved = same_inode(f, d, &st);
-	if (moved) {
-		/* Renamed: the progress goes with the file. */
-		if (!moved->old_key)
-			moved->old_key = strdup(moved->path);
-		moved->dirty = true;
-		return moved->old_key ? set_path(moved, path) : SR_ENOMEM;
-	}
-	sr__follow_event(f, SR_FOLLOW_NEW_FILE, path, 0, "following");
-	return add_file(f, path, d);
-}
-
-static int scan_dir(struct sr__follow *f, int d)
-{
-	char **names;
-	size_t n;
-	const char *dir = f->dirs[d].path;
-	int err = list_dir(dir, &names, &n);
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(dir) + strlen(names[i]) + 2;
-		char *path = malloc(len);
-		if (!err && !path)
-			err = SR_ENOMEM;
-		if (!err) {
-			snprintf(path, len, "%s/%s", dir, names[i]);
-			err = scan_one(f, d, path);
-		}
-		free(path);
-		free(names[i]);
-	}
-	free(names);
-	return err;
-}
-
-int sr__dirs_scan(struct sr__follow *f, bool all)
-{
-	bool any = false;
-	for (size_t d = 0; d < f->ndirs; d++)
-		any |= all || f->dirs[d].rescan;
-	if (!any)
-		return 0;
-	/* New files look up their committed progress. */
-	int err = sr__state_begin(f->state, false);
-	for (size_t d = 0; d < f->ndirs && !err; d++) {
-		if (!all && !f->dirs[d].rescan)
-			continue;
-		f->dirs[d].rescan = false;
-		err = scan_dir(f, (int)d);
-	}
-	sr__state_abort(f->state);
 	return err;
 }
 
@@ -717,76 +486,6 @@ static int drain(struct sr__follow *f, struct sr__input *in, bool *progress)
 	}
 }
 
-/*
- * The generation after the one just read, if the path rotated more than
- * once before this follower looked: the rotated file beside the path that
- * starts with the same header line and was modified after the one just
- * read, the earliest such (a file's modification time survives renames).
- */
-static bool next_candidate(int dfd, const char *name, const struct stat *done,
-                           uint64_t path_ino, const struct sr__input *in,
-                           struct stat *st)
-{
-	char head[SR_FP_MAX];
-	if (fstatat(dfd, name, st, 0) < 0 || !S_ISREG(st->st_mode) ||
-	    (uint64_t)st->st_ino == path_ino || st->st_ino == done->st_ino ||
-	    (uint64_t)st->st_size <= in->hdr_end ||
-	    st->st_mtim.tv_sec < done->st_mtim.tv_sec ||
-	    (st->st_mtim.tv_sec == done->st_mtim.tv_sec &&
-	     st->st_mtim.tv_nsec <= done->st_mtim.tv_nsec))
-		return false;
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-	bool same =
-	    fd >= 0 &&
-	    pread_full(fd, head, in->hdr_end, 0) == (ssize_t)in->hdr_end &&
-	    !memcmp(head, in->head, in->hdr_end);
-	if (fd >= 0)
-		close(fd);
-	return same;
-}
-
-static int find_next(const struct sr__input *in, struct found *next)
-{
-	struct stat done, now, st;
-	char *dir = dir_of(in->path);
-	DIR *d = dir ? opendir(dir) : NULL;
-	struct dirent *e;
-	*next = (struct found){.fd = -1};
-	if (!d || fstat(in->fd, &done) < 0 || in->hdr_end > in->head_len) {
-		if (d)
-			closedir(d);
-		free(dir);
-		return dir ? 0 : SR_ENOMEM;
-	}
-	uint64_t path_ino =
-	    stat(in->path, &now) == 0 ? (uint64_t)now.st_ino : 0;
-	while ((e = readdir(d))) {
-		if (!next_candidate(dirfd(d), e->d_name, &done, path_ino, in,
-		                    &st))
-			continue;
-		int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-		             st.st_mtim.tv_nsec;
-		if (next->name && mt >= next->mtime_ns)
-			continue;
-		free(next->name);
-		next->name = strdup(e->d_name);
-		next->mtime_ns = mt;
-	}
-	closedir(d);
-	if (next->name) {
-		size_t n = strlen(dir) + strlen(next->name) + 2;
-		char *full = malloc(n);
-		if (full) {
-			snprintf(full, n, "%s/%s", dir, next->name);
-			next->fd = open_path(full);
-		}
-		free(next->name);
-		next->name = full;
-	}
-	free(dir);
-	return 0;
-}
-
 /* The old content is done: its last record is final. Then follow what
  * the path holds now, from its start (or a generation rotated away before
  * this follower saw it, first). */
@@ -803,9 +502,9 @@ static int finish_and_switch(struct sr__follow *f, struct sr__input *in)
 		                 "%zu bytes at the end of the old content "
 		                 "could not be read as records",
 		                 in->buf.len);
-	struct found next = {.fd = -1};
+	struct sr__found next = {.fd = -1};
 	if (in->phase == SR_PHASE_RECORDS)
-		err = find_next(in, &next);
+		err = sr__find_next(in, &next);
 	close(in->fd);
 	in->fd = -1;
 	f->pending = true;
@@ -822,7 +521,7 @@ static int finish_and_switch(struct sr__follow *f, struct sr__input *in)
 	err = content_start(in, next.fd);
 	in->finishing = true;
 	next.fd = -1;
-	found_clear(&next);
+	sr__found_clear(&next);
 	return err;
 }
 
@@ -831,7 +530,7 @@ static int finish_and_switch(struct sr__follow *f, struct sr__input *in)
  * copy, if there is one, then the new content from its start. */
 static int truncated(struct sr__follow *f, struct sr__input *in)
 {
-	struct found copy;
+	struct sr__found copy;
 	if (in->dir >= 0) {
 		/* In a followed directory a copy is a file of its own, rated
 		 * as any other (what was rated here is duplicate there). */
@@ -843,9 +542,9 @@ static int truncated(struct sr__follow *f, struct sr__input *in)
 	struct sr__ident id = in->id;
 	id.fp_len =
 	    in->head_len < in->read_off ? in->head_len : (uint32_t)in->read_off;
-	id.fp = fingerprint(in->head, id.fp_len);
-	int err =
-	    find_old(in->path, &id, in->read_off, in->id.ino, INT64_MIN, &copy);
+	id.fp = sr__fp(in->head, id.fp_len);
+	int err = sr__find_old(in->path, &id, in->read_off, in->id.ino,
+	                       INT64_MIN, &copy);
 	if (err)
 		return err;
 	sr__follow_event(f, SR_FOLLOW_TRUNCATED, in->path, 0,
@@ -866,7 +565,7 @@ static int truncated(struct sr__follow *f, struct sr__input *in)
 		set_ident(in, &cs);
 	err = finish_and_switch(f, in);
 	close(same);
-	found_clear(&copy);
+	sr__found_clear(&copy);
 	return err;
 }
 
@@ -910,7 +609,7 @@ static bool replaced(struct sr__input *in, uint64_t size)
 		return true;
 	if (size == in->read_off || !n || in->finishing)
 		return false;
-	return pread_full(in->fd, head, n, 0) != (ssize_t)n ||
+	return sr__pread_full(in->fd, head, n, 0) != (ssize_t)n ||
 	       memcmp(head, in->head, n);
 }
 
@@ -966,7 +665,7 @@ static struct sr__input_state progress_of(const struct sr__input *in,
 	    .id = in->id, .off = in->off, .line = in->line, .time_ns = now};
 	uint64_t n = in->off < in->head_len ? in->off : in->head_len;
 	st.id.fp_len = (uint32_t)n;
-	st.id.fp = fingerprint(in->head, (size_t)n);
+	st.id.fp = sr__fp(in->head, (size_t)n);
 	return st;
 }
 
