@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "catalog_rows.h"
 #include "follow.h"
@@ -172,6 +173,13 @@ static int open_all(struct closing *c)
 	if (err)
 		return fail(c, err, cfg->db, "cannot open catalog: %.*s",
 		            sr_strerror(err), -1);
+	/* A mistyped --state must not create a state and close it there. */
+	char path[4096];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/data.mdb", cfg->state);
+	if (stat(path, &st) < 0)
+		return fail(c, SR_ENOTFOUND, cfg->state,
+		            "no follow state here%.*s", "", 0);
 	uint32_t n = sr_catalog_nsubscribers(c->cat);
 	err = sr_ledger_create(&c->ledger, n, (size_t)n * 2);
 	if (!err)

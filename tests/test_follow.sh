@@ -278,6 +278,10 @@ code=0
 "${follow[@]}" --state s3 --out o3-other --once live/log.csv 2> err7 || code=$?
 [ "$code" -eq 1 ] && ok || bad "other output directory: exit $code $(cat err7)"
 
+code=0
+"$bin" close --db w/db --state no-such-state --period 2024-03 --out x 2> err7 || code=$?
+[ "$code" -eq 2 ] && [ ! -e no-such-state ] && ok || bad "close without a state: exit $code $(cat err7)"
+
 # 8. nginx-rtmp access logs through a mapping (--nginx): the rated rows
 # and invoices of the real capture equal batch `rate` of the same
 # sessions written as CSV (tests/fixtures/nginx-rtmp/expected.csv), with
