@@ -222,6 +222,15 @@ struct sr__decoder {
 extern const struct sr__decoder sr__csv_decoder;
 extern const struct sr__decoder sr__nginx_decoder;
 
+/* A duplicate key claimed since the last commit, and its period. */
+struct sr__mkey {
+	struct sr_key128 k;
+	int64_t month;
+};
+
+/* "YYYY-MM" of month (year * 12 + month - 1) into text[8]. */
+void sr__month_text(int64_t month, char *text);
+
 /* A ledger change not yet committed, keyed by period, subscriber, item. */
 struct sr__delta {
 	int64_t month;
@@ -302,7 +311,7 @@ struct sr__job {
 	size_t ndels, dels_cap;
 	struct sr__job_output *outs;
 	size_t nouts, outs_cap;
-	struct sr_key128 *keys;
+	struct sr__mkey *keys;
 	size_t nkeys;
 	struct sr__delta *raw; /* as the follower counted them */
 	size_t nraw;
@@ -361,7 +370,7 @@ struct sr__follow {
 	struct sr_dedup dedup;
 	size_t dedup_used;
 	uint64_t dedup_pos;
-	struct sr_key128 *keys; /* claimed since the last commit */
+	struct sr__mkey *keys; /* claimed since the last commit */
 	size_t nkeys, keys_cap;
 	struct sr__deltas deltas;
 

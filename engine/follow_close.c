@@ -202,6 +202,9 @@ static int close_period(struct closing *c)
 		err = write_invoices(c);
 	if (!err)
 		err = sr__state_closed_put(c->state, c->period.text);
+	/* Records of a closed period never reach step 3 again. */
+	if (!err)
+		err = sr__state_keys_drop(c->state, c->period.text);
 	if (!err)
 		err = sr__state_commit(c->state);
 	if (err && !c->err->msg[0])

@@ -147,6 +147,31 @@ static int closed_meanwhile(struct sr__state *st, const struct sr__job *job)
 	return 0;
 }
 
+/* The job's keys, one block per period (a commit holds few periods). */
+static int append_keys(struct sr__state *st, const struct sr__job *job)
+{
+	struct sr_key128 *block = malloc((job->nkeys + 1) * sizeof(*block));
+	bool *done = calloc(job->nkeys + 1, sizeof(*done));
+	int err = block && done ? 0 : SR_ENOMEM;
+	for (size_t i = 0; i < job->nkeys && !err; i++) {
+		if (done[i])
+			continue;
+		size_t n = 0;
+		for (size_t j = i; j < job->nkeys; j++) {
+			if (done[j] || job->keys[j].month != job->keys[i].month)
+				continue;
+			block[n++] = job->keys[j].k;
+			done[j] = true;
+		}
+		char text[8];
+		sr__month_text(job->keys[i].month, text);
+		err = sr__state_keys_append(st, text, block, n);
+	}
+	free(block);
+	free(done);
+	return err;
+}
+
 static int job_apply(struct sr__state *st, const struct sr__job *job)
 {
 	int err = closed_meanwhile(st, job);
@@ -160,7 +185,7 @@ static int job_apply(struct sr__state *st, const struct sr__job *job)
 		err = sr__state_output_put(st, job->outs[i].name,
 		                           job->outs[i].size);
 	if (!err)
-		err = sr__state_keys_append(st, job->keys, job->nkeys);
+		err = append_keys(st, job);
 	if (!err)
 		err = sr__state_ledger_add(st, job->deltas, job->ndeltas);
 	return err;

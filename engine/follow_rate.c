@@ -129,24 +129,29 @@ static int claim(struct sr__follow *f, struct sr_key128 k, uint64_t pos,
 	return 0;
 }
 
-static int remember_key(struct sr__follow *f, struct sr_key128 k)
+static int remember_key(struct sr__follow *f, struct sr_key128 k, int64_t month)
 {
 	if (f->nkeys == f->keys_cap) {
 		size_t cap = f->keys_cap ? f->keys_cap * 2 : 4096;
-		struct sr_key128 *p = realloc(f->keys, cap * sizeof(*p));
+		struct sr__mkey *p = realloc(f->keys, cap * sizeof(*p));
 		if (!p)
 			return SR_ENOMEM;
 		f->keys = p;
 		f->keys_cap = cap;
 	}
-	f->keys[f->nkeys++] = k;
+	f->keys[f->nkeys++] = (struct sr__mkey){k, month};
 	return 0;
 }
 
-static int on_stored_keys(void *ctx, const struct sr_key128 *keys, size_t n)
+/* The keys of a closed period are dropped by close; a block written just
+ * before the close is skipped here. */
+static int on_stored_keys(void *ctx, const char *period,
+                          const struct sr_key128 *keys, size_t n)
 {
 	struct sr__follow *f = ctx;
 	bool first;
+	if (sr__state_closed_get(f->state, period) == 0)
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		int err = claim(f, keys[i], 0, &first);
 		if (err)
@@ -264,7 +269,7 @@ static int delta_add(struct sr__deltas *d, int64_t month,
 	return 0;
 }
 
-static void delta_text(int64_t month, char *text)
+void sr__month_text(int64_t month, char *text)
 {
 	unsigned y = (unsigned)(month / 12) % 10000,
 	         m = (unsigned)(month % 12) + 1;
@@ -292,7 +297,7 @@ static void state_delta(const struct sr_catalog *cat, const struct sr__delta *e,
 		out->k.kind = SR_STATE_USAGE;
 		out->k.item = ((const struct sr_rate *)e->item)->id;
 	}
-	delta_text(e->month, text);
+	sr__month_text(e->month, text);
 	out->period = text;
 	out->sessions = e->sessions;
 	out->count = e->count;
@@ -463,7 +468,7 @@ static int judge(struct sr__follow *f, struct item *it)
 	p->touched = true;
 	int err = claim(f, it->key, f->dedup_pos++, &first);
 	if (!err && first)
-		err = remember_key(f, it->key);
+		err = remember_key(f, it->key, p->month);
 	it->why = first ? SR_REASON_NONE : SR_REASON_DUPLICATE;
 	if (first)
 		sr_catalog_prefetch_subscriber(f->cat,

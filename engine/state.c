@@ -8,14 +8,15 @@
  *                                                 u32 fp_len, u64 off,
  *                                                 u64 line, i64 time
  *   outputs  file name                            u64 committed size
- *   keys     be64 block number                    16-byte keys (lo, hi)
+ *   keys     period be64 block number             16-byte keys (lo, hi)
  *   ledger   period 00 subscriber 00 kind item    i64 sessions, u128 count
  *   closed   period                               u8 1
  *
  * Numbers in values are little-endian. Duplicate keys are appended in one
- * block per commit (MDB_APPEND, no B-tree search per key): the set is read
- * whole at start into memory, where the membership tests happen. Ledger
- * keys use 0x00 between parts, which no id holds.
+ * block per period and commit (no B-tree search per key): the set of the
+ * open periods is read whole at start into memory, where the membership
+ * tests happen; closing a period drops its blocks. Ledger keys use 0x00
+ * between parts, which no id holds.
  */
 #include <lmdb.h>
 #include <stdlib.h>
@@ -333,34 +334,49 @@ int sr__state_outputs_each(struct sr__state *s, sr__state_output_fn fn,
 
 /* ---- Duplicate keys ---- */
 
-int sr__state_keys_append(struct sr__state *s, const struct sr_key128 *keys,
-                          size_t n)
+/* The number of the next block of period's keys: one past its last. */
+static int next_block(struct sr__state *s, const char *period, uint64_t *next)
 {
 	MDB_cursor *cur;
-	MDB_val k, v;
-	unsigned char be[8];
-	uint64_t next = 0;
-
-	if (!n)
-		return 0;
+	unsigned char end[15];
+	MDB_val k = {15, end}, v;
+	memcpy(end, period, 7);
+	memset(end + 7, 0xFF, 8);
+	*next = 0;
 	int rc = mdb_cursor_open(s->txn, s->dbi[DB_KEYS], &cur);
 	if (rc)
 		return sr__lmdb_err(rc);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (!rc && k.mv_size == 8)
-		for (int i = 0; i < 8; i++)
-			next =
-			    next << 8 | ((const unsigned char *)k.mv_data)[i];
+	/* The first key past the period, then the one before it. */
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	rc = mdb_cursor_get(cur, &k, &v,
+	                    rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+	if (!rc && k.mv_size == 15 && !memcmp(k.mv_data, period, 7))
+		for (int i = 7; i < 15; i++)
+			*next =
+			    *next << 8 | ((const unsigned char *)k.mv_data)[i];
 	mdb_cursor_close(cur);
 	if (rc && rc != MDB_NOTFOUND)
 		return sr__lmdb_err(rc);
-	next += !rc;
+	*next += !rc && k.mv_size == 15 && !memcmp(k.mv_data, period, 7);
+	return 0;
+}
+
+int sr__state_keys_append(struct sr__state *s, const char *period,
+                          const struct sr_key128 *keys, size_t n)
+{
+	unsigned char key[15];
+	uint64_t next;
+	if (!n)
+		return 0;
+	int err = next_block(s, period, &next);
+	if (err)
+		return err;
+	memcpy(key, period, 7);
 	for (int i = 0; i < 8; i++)
-		be[i] = (unsigned char)(next >> (8 * (7 - i)));
+		key[7 + i] = (unsigned char)(next >> (8 * (7 - i)));
 	/* Reserve the value and fill it in place: no copy of the block. */
-	k = (MDB_val){8, be};
-	v = (MDB_val){n * 16, NULL};
-	rc = mdb_put(s->txn, s->dbi[DB_KEYS], &k, &v, MDB_APPEND | MDB_RESERVE);
+	MDB_val k = {15, key}, v = {n * 16, NULL};
+	int rc = mdb_put(s->txn, s->dbi[DB_KEYS], &k, &v, MDB_RESERVE);
 	if (rc)
 		return sr__lmdb_err(rc);
 	for (size_t i = 0; i < n; i++) {
@@ -381,14 +397,17 @@ static int on_keys(void *ctx, const MDB_val *k, const MDB_val *v)
 	struct keys_walk *w = ctx;
 	const unsigned char *p = v->mv_data;
 	size_t n = v->mv_size / 16;
-	if (v->mv_size % 16)
+	char period[8];
+	if (v->mv_size % 16 || k->mv_size != 15)
 		return SR_ELMDB;
+	memcpy(period, k->mv_data, 7);
+	period[7] = 0;
 	while (n) {
 		size_t m = n < 4096 ? n : 4096;
 		for (size_t i = 0; i < m; i++)
 			w->buf[i] = (struct sr_key128){get64(p + 16 * i),
 			                               get64(p + 16 * i + 8)};
-		int err = w->fn(w->ctx, w->buf, m);
+		int err = w->fn(w->ctx, period, w->buf, m);
 		if (err)
 			return err;
 		p += 16 * m;
@@ -407,6 +426,24 @@ int sr__state_keys_each(struct sr__state *s, sr__state_keys_fn fn, void *ctx)
 	int err = each(s, DB_KEYS, NULL, 0, on_keys, w);
 	free(w);
 	return err;
+}
+
+int sr__state_keys_drop(struct sr__state *s, const char *period)
+{
+	MDB_cursor *cur;
+	MDB_val k = {7, (void *)period}, v;
+	int rc = mdb_cursor_open(s->txn, s->dbi[DB_KEYS], &cur);
+	if (rc)
+		return sr__lmdb_err(rc);
+	while (!(rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) &&
+	       k.mv_size == 15 && !memcmp(k.mv_data, period, 7)) {
+		rc = mdb_cursor_del(cur, 0);
+		if (rc)
+			break;
+		k = (MDB_val){7, (void *)period};
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? 0 : sr__lmdb_err(rc);
 }
 
 /* ---- Closed periods ---- */

@@ -88,12 +88,14 @@ typedef int (*sr__state_output_fn)(void *ctx, const char *name, size_t len,
 int sr__state_outputs_each(struct sr__state *s, sr__state_output_fn fn,
                            void *ctx);
 
-/* Duplicate keys: appended in blocks, one per commit; read all back. */
-int sr__state_keys_append(struct sr__state *s, const struct sr_key128 *keys,
-                          size_t n);
-typedef int (*sr__state_keys_fn)(void *ctx, const struct sr_key128 *keys,
-                                 size_t n);
+/* Duplicate keys, by period: appended in blocks (one per commit); read
+ * back with their period; dropped when the period is closed. */
+int sr__state_keys_append(struct sr__state *s, const char *period,
+			  const struct sr_key128 *keys, size_t n);
+typedef int (*sr__state_keys_fn)(void *ctx, const char *period,
+				 const struct sr_key128 *keys, size_t n);
 int sr__state_keys_each(struct sr__state *s, sr__state_keys_fn fn, void *ctx);
+int sr__state_keys_drop(struct sr__state *s, const char *period);
 
 /* Closed periods ("YYYY-MM"). closed_get: 0 when closed, or SR_ENOTFOUND. */
 int sr__state_closed_get(struct sr__state *s, const char *period);

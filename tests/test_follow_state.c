@@ -2,7 +2,7 @@
  * The follow state store (engine/state.c): every kind of fact survives a
  * commit and a reopen, an aborted transaction changes nothing, ledger
  * deltas add up (also past 64 bits) whatever order they come in, and the
- * duplicate keys come back in the blocks they were appended in.
+ * duplicate keys come back with their period until the period is dropped.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -124,9 +124,11 @@ Test(state, ledger_totals_add_up)
 	sr__state_close(s);
 }
 
-static int count_keys(void *ctx, const struct sr_key128 *keys, size_t n)
+static int count_keys(void *ctx, const char *period,
+                      const struct sr_key128 *keys, size_t n)
 {
 	uint64_t *sum = ctx;
+	cr_assert_str_eq(period, "2024-03");
 	for (size_t i = 0; i < n; i++)
 		*sum += keys[i].lo + keys[i].hi;
 	return 0;
@@ -142,10 +144,14 @@ Test(state, keys_come_back)
 		want += k[i].lo + k[i].hi;
 	}
 	cr_assert_eq(sr__state_begin(s, true), 0);
-	cr_assert_eq(sr__state_keys_append(s, k, 6000), 0);
+	cr_assert_eq(sr__state_keys_append(s, "2024-03", k, 6000), 0);
+	cr_assert_eq(sr__state_keys_append(s, "2024-02", k, 10), 0);
 	cr_assert_eq(sr__state_commit(s), 0);
 	cr_assert_eq(sr__state_begin(s, true), 0);
-	cr_assert_eq(sr__state_keys_append(s, k + 6000, 4000), 0);
+	cr_assert_eq(sr__state_keys_append(s, "2024-03", k + 6000, 4000), 0);
+	cr_assert_eq(sr__state_keys_append(s, "2024-02", k, 10), 0);
+	/* Closing February drops its blocks, and only those. */
+	cr_assert_eq(sr__state_keys_drop(s, "2024-02"), 0);
 	cr_assert_eq(sr__state_commit(s), 0);
 	sr__state_close(s);
 	s = open_state();
