@@ -357,6 +357,20 @@ static int index_rates(struct sr_catalog *cat)
 		    &cat->group_keys,
 		    sr__hash_pair(cat->groups[i].plan, cat->groups[i].klass),
 		    i);
+	/* Every session looks its (plan, class) up: when the grid is small,
+	 * a direct table answers without hashing. */
+	uint64_t cells = (uint64_t)cat->nplans * cat->nclasses;
+	if (!err && cells && cells <= SR_GROUP_GRID_MAX) {
+		cat->group_grid = array(cat, (size_t)cells, sizeof(uint32_t));
+		if (!cat->group_grid)
+			return SR_ENOMEM;
+		for (uint64_t c = 0; c < cells; c++)
+			cat->group_grid[c] = SR_NONE;
+		for (uint32_t i = 0; i < cat->ngroups; i++)
+			cat->group_grid[(uint64_t)cat->groups[i].plan *
+			                    cat->nclasses +
+			                cat->groups[i].klass] = i;
+	}
 	return err;
 }
 

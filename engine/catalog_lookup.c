@@ -212,6 +212,14 @@ const struct sr_rate *const *sr_catalog_rates(const struct sr_catalog *cat,
                                               uint32_t plan, uint32_t klass,
                                               uint32_t *n)
 {
+	if (cat->group_grid) {
+		uint32_t g = plan < cat->nplans && klass < cat->nclasses
+		                 ? cat->group_grid[(uint64_t)plan * cat->nclasses +
+		                                   klass]
+		                 : SR_NONE;
+		*n = g == SR_NONE ? 0 : cat->groups[g].n;
+		return g == SR_NONE ? NULL : cat->candidates + cat->groups[g].off;
+	}
 	uint64_t h = sr__hash_pair(plan, klass);
 	uint32_t pos = (uint32_t)h, i;
 	while ((i = table_next(&cat->group_keys, h, &pos)) != SR_NONE) {

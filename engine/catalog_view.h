@@ -21,6 +21,8 @@ struct sr__slot {
 	uint32_t tag;
 };
 
+#define SR_GROUP_GRID_MAX (4u << 20)
+
 struct sr__table {
 	struct sr__slot *slots;
 	uint32_t mask;
@@ -56,6 +58,9 @@ struct sr_catalog {
 	struct sr__ppv_price *ppv;
 	uint32_t *ppv_off; /* content c: ppv[ppv_off[c] .. ppv_off[c+1]) */
 	struct sr__table subscriber_ids, content_ids, group_keys;
+	/* Group of each (plan, class) as plan * nclasses + class, SR_NONE for
+	 * none; NULL when the grid would exceed SR_GROUP_GRID_MAX cells. */
+	uint32_t *group_grid;
 	/* Band of each minute of each local weekday; SR_NONE for none. */
 	uint32_t band_minute[7][SR_DAY_MINUTES];
 };
