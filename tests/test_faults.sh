@@ -414,7 +414,8 @@ fi
 
 # A run killed at any moment leaves each output either as it was or
 # complete and new: compare with the previous outputs and with those of
-# an uninterrupted run (summary.json without its timings).
+# an uninterrupted run (summary.json without its timings). The renames
+# come last and summary.json's is the last of them.
 norm() { sed 's/,"seconds":.*}/}/' "$1"; }
 rm -rf "$tmp/new"
 rate "$tmp/w/db" "$tmp/new" --threads 2 --chunk-size 1024 "$big"
@@ -440,6 +441,13 @@ for delay in 0.01 0.03 0.06 0.1 0.15 0.2 0.3 0.5; do
 				torn="$torn $f"
 		fi
 	done
+	# summary.json is renamed last: when it is new, so is every output.
+	if cmp -s "$tmp/n1" "$tmp/n3"; then
+		for f in $outs; do
+			[ "$f" = summary.json ] || cmp -s "$tmp/k/$f" "$tmp/new/$f" ||
+				torn="$torn $f(old, summary.json new)"
+		done
+	fi
 	if [ -z "$torn" ]; then
 		ok
 	else
