@@ -289,12 +289,14 @@ static int setup(struct session *s)
 	if (!err)
 		err = sr__fouts_recover(&f->outs, f->state, f->err);
 	if (!err)
-		err = sr__rate_load(f);
-	if (!err)
 		err = sr__inputs_setup(f);
 	sr__state_abort(f->state);
 	if (!err)
 		err = sr__dirs_scan(f, true);
+	/* Records of a session file take about 100 bytes. */
+	if (!err && !(err = sr__state_begin(f->state, false)))
+		err = sr__rate_load(f, (size_t)(sr__inputs_backlog(f) / 100));
+	sr__state_abort(f->state);
 	if (!err)
 		err = sr__committer_start(&s->committer, f->state);
 	return err;

@@ -177,6 +177,8 @@ int sr__find_old(const char *path, const struct sr__ident *id, uint64_t off,
 /* The generation after the content in is reading, if rotated away. */
 int sr__find_next(const struct sr__input *in, struct sr__found *next);
 
+/* Bytes the inputs hold past what was rated (the backlog). */
+uint64_t sr__inputs_backlog(struct sr__follow *f);
 /* Make the inputs of every configured path, resuming from the state. */
 int sr__inputs_setup(struct sr__follow *f);
 void sr__inputs_finish(struct sr__follow *f);
@@ -257,7 +259,7 @@ int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job);
 /* On the committer: the job's deltas in the state's key order and form. */
 int sr__rate_job_deltas(struct sr__job *job);
 /* Load the committed duplicate keys into memory. */
-int sr__rate_load(struct sr__follow *f);
+int sr__rate_load(struct sr__follow *f, size_t expect);
 void sr__rate_finish(struct sr__follow *f);
 
 /* ---- The row writer (follow_write.c) ---- */

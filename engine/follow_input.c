@@ -390,6 +390,19 @@ static int on_state_input(void *ctx, const char *path, size_t len,
 	return sr__input_add(w->f, path, w->d);
 }
 
+uint64_t sr__inputs_backlog(struct sr__follow *f)
+{
+	uint64_t sum = 0;
+	struct stat st;
+	for (size_t i = 0; i < f->nin; i++) {
+		struct sr__input *in = f->in[i];
+		if (in->fd >= 0 && fstat(in->fd, &st) == 0 &&
+		    (uint64_t)st.st_size > in->off)
+			sum += (uint64_t)st.st_size - in->off;
+	}
+	return sum;
+}
+
 int sr__inputs_setup(struct sr__follow *f)
 {
 	const struct sr_follow_config *cfg = f->cfg;

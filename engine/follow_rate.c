@@ -160,9 +160,14 @@ static int on_stored_keys(void *ctx, const char *period,
 	return 0;
 }
 
-int sr__rate_load(struct sr__follow *f)
+int sr__rate_load(struct sr__follow *f, size_t expect)
 {
-	int err = sr__dedup_init(&f->dedup, 1 << 16);
+	size_t stored;
+	int err = sr__state_keys_count(f->state, &stored);
+	/* Sized once for what is stored and the backlog: growing a table of
+	 * millions of keys by doubling costs more than rating them. */
+	if (!err)
+		err = sr__dedup_init(&f->dedup, stored + expect + (1 << 16));
 	if (!err)
 		err = sr__state_keys_each(f->state, on_stored_keys, f);
 	f->dedup_pos = 1;
@@ -207,7 +212,7 @@ static void deltas_free(struct sr__deltas *d)
 static int deltas_grow(struct sr__deltas *d)
 {
 	struct sr__deltas n = *d;
-	n.mask = d->slots ? d->mask * 2 + 1 : 1023;
+	n.mask = d->slots ? d->mask * 2 + 1 : 65535;
 	/* Tables of huge pages, populated: probes are random. */
 	n.slots = sr__table_alloc((n.mask + 1) * sizeof(*n.slots));
 	n.used = sr__table_alloc((n.mask + 1) / 2 * sizeof(*n.used));

@@ -428,6 +428,18 @@ int sr__state_keys_each(struct sr__state *s, sr__state_keys_fn fn, void *ctx)
 	return err;
 }
 
+static int on_count(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	*(size_t *)ctx += v->mv_size / 16;
+	return 0;
+}
+
+int sr__state_keys_count(struct sr__state *s, size_t *n)
+{
+	*n = 0;
+	return each(s, DB_KEYS, NULL, 0, on_count, n);
+}
+
 int sr__state_keys_drop(struct sr__state *s, const char *period)
 {
 	MDB_cursor *cur;

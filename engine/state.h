@@ -91,11 +91,13 @@ int sr__state_outputs_each(struct sr__state *s, sr__state_output_fn fn,
 /* Duplicate keys, by period: appended in blocks (one per commit); read
  * back with their period; dropped when the period is closed. */
 int sr__state_keys_append(struct sr__state *s, const char *period,
-			  const struct sr_key128 *keys, size_t n);
+                          const struct sr_key128 *keys, size_t n);
 typedef int (*sr__state_keys_fn)(void *ctx, const char *period,
-				 const struct sr_key128 *keys, size_t n);
+                                 const struct sr_key128 *keys, size_t n);
 int sr__state_keys_each(struct sr__state *s, sr__state_keys_fn fn, void *ctx);
 int sr__state_keys_drop(struct sr__state *s, const char *period);
+/* How many keys are stored (sizes only: no block is read). */
+int sr__state_keys_count(struct sr__state *s, size_t *n);
 
 /* Closed periods ("YYYY-MM"). closed_get: 0 when closed, or SR_ENOTFOUND. */
 int sr__state_closed_get(struct sr__state *s, const char *period);
