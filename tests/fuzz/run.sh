@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
 build=${BUILD_FUZZ:-build-fuzz}
-harnesses=(fuzz_split fuzz_rfc3339 fuzz_catalog)
+harnesses=(fuzz_split fuzz_rfc3339 fuzz_catalog fuzz_nginx)
 
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" -Dfuzz=true -Dtests=enabled \
