@@ -85,6 +85,18 @@ static int read_name(const char *text, size_t len, size_t *i,
 	return 0;
 }
 
+/* Append an operation; a format may repeat variables, so the count of
+ * operations needs its own bound. */
+static int push_op(struct sr_logfmt *f, struct op op, const char **why)
+{
+	if (f->nops == MAX_OPS) {
+		*why = "log_format has too many parts";
+		return -1;
+	}
+	f->ops[f->nops++] = op;
+	return 0;
+}
+
 static int add_var(struct sr_logfmt *f, struct sr_str name, const char **why)
 {
 	int v = var_index(f, name);
@@ -100,8 +112,7 @@ static int add_var(struct sr_logfmt *f, struct sr_str name, const char **why)
 		v = (int)f->nvars;
 		f->names[f->nvars++] = name;
 	}
-	f->ops[f->nops++] = (struct op){0, 0, v, fixed_width(name)};
-	return 0;
+	return push_op(f, (struct op){0, 0, v, fixed_width(name)}, why);
 }
 
 static int compile_ops(struct sr_logfmt *f, size_t len, const char **why)
@@ -118,8 +129,11 @@ static int compile_ops(struct sr_logfmt *f, size_t len, const char **why)
 		size_t start = i;
 		while (i < len && f->text[i] != '$')
 			i++;
-		f->ops[f->nops++] =
-		    (struct op){(uint32_t)start, (uint32_t)(i - start), -1, 0};
+		if (push_op(f,
+		            (struct op){(uint32_t)start, (uint32_t)(i - start),
+		                        -1, 0},
+		            why) < 0)
+			return -1;
 	}
 	if (f->nvars == 0) {
 		*why = "log_format holds no variable";

@@ -879,3 +879,19 @@ Test(nginx_rtmp, session_ids_are_unique)
 	free(log);
 	sr_nginx_destroy(cfg);
 }
+
+Test(nginx, format_with_too_many_parts_is_refused)
+{
+	/* One variable repeated: 64 distinct variables are not reached, but
+	 * the parts are more than the matcher holds (found by fuzz_nginx). */
+	char fmt[2048] = "";
+	for (int i = 0; i < 200; i++)
+		strcat(fmt, "$a-");
+	struct sr_logfmt *f = NULL;
+	const char *why = NULL;
+	cr_assert_eq(sr_logfmt_compile(fmt, strlen(fmt), SR_ESCAPE_DEFAULT, &f,
+				       &why),
+		     SR_EINVAL);
+	cr_assert_null(f);
+	cr_assert_str_eq(why, "log_format has too many parts");
+}
