@@ -54,8 +54,7 @@ int64_t sr__day_of(int64_t instant)
 	return d - (instant % SR_DAY < 0);
 }
 
-/* n ASCII digits at p as a number, or -1 when any is not a digit. */
-static int64_t digits(const char *p, size_t n)
+int64_t sr__digits(const char *p, size_t n)
 {
 	int64_t v = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -71,7 +70,8 @@ static int parse_ymd(const char *p, int64_t *y, unsigned *m, unsigned *d)
 {
 	if (p[4] != '-' || p[7] != '-')
 		return -1;
-	int64_t yy = digits(p, 4), mm = digits(p + 5, 2), dd = digits(p + 8, 2);
+	int64_t yy = sr__digits(p, 4), mm = sr__digits(p + 5, 2),
+	        dd = sr__digits(p + 8, 2);
 	if (yy < 1 || mm < 1 || mm > 12 || dd < 1)
 		return -1;
 	if ((unsigned)dd > sr__month_days(yy, (unsigned)mm))
@@ -96,7 +96,7 @@ int sr__parse_period(const char *p, size_t n, int64_t *y, unsigned *m)
 {
 	if (n != 7 || p[4] != '-')
 		return -1;
-	int64_t yy = digits(p, 4), mm = digits(p + 5, 2);
+	int64_t yy = sr__digits(p, 4), mm = sr__digits(p + 5, 2);
 	if (yy < 1 || mm < 1 || mm > 12)
 		return -1;
 	*y = yy;
@@ -112,8 +112,8 @@ int sr__parse_rfc3339(const char *p, size_t n, int64_t *instant)
 	if (n < 20 || parse_ymd(p, &y, &m, &d) < 0 || p[10] != 'T' ||
 	    p[13] != ':' || p[16] != ':')
 		return -1;
-	int64_t hh = digits(p + 11, 2), mi = digits(p + 14, 2),
-	        ss = digits(p + 17, 2);
+	int64_t hh = sr__digits(p + 11, 2), mi = sr__digits(p + 14, 2),
+	        ss = sr__digits(p + 17, 2);
 	if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59)
 		return -1;
 	size_t i = 19;
@@ -129,7 +129,8 @@ int sr__parse_rfc3339(const char *p, size_t n, int64_t *instant)
 		offset = 0;
 	} else if (i + 6 == n && (p[i] == '+' || p[i] == '-') &&
 	           p[i + 3] == ':') {
-		int64_t oh = digits(p + i + 1, 2), om = digits(p + i + 4, 2);
+		int64_t oh = sr__digits(p + i + 1, 2),
+		        om = sr__digits(p + i + 4, 2);
 		if (oh < 0 || oh > 23 || om < 0 || om > 59)
 			return -1;
 		offset = (oh * 60 + om) * 60;
@@ -143,7 +144,7 @@ int sr__parse_rfc3339(const char *p, size_t n, int64_t *instant)
 	return 0;
 }
 
-static char *put_digits(char *out, int64_t v, int width)
+static char *put_sr__digits(char *out, int64_t v, int width)
 {
 	for (int i = width - 1; i >= 0; i--) {
 		out[i] = (char)('0' + v % 10);
@@ -163,11 +164,11 @@ size_t sr__format_date(int64_t instant, char *out)
 		y = 0;
 	if (y > 9999)
 		y = 9999;
-	char *o = put_digits(out, y, 4);
+	char *o = put_sr__digits(out, y, 4);
 	*o++ = '-';
-	o = put_digits(o, m, 2);
+	o = put_sr__digits(o, m, 2);
 	*o++ = '-';
-	put_digits(o, d, 2);
+	put_sr__digits(o, d, 2);
 	return 10;
 }
 
@@ -177,11 +178,11 @@ size_t sr__format_utc(int64_t instant, char *out)
 	sr__format_date(instant, out);
 	char *o = out + 10;
 	*o++ = 'T';
-	o = put_digits(o, sod / 3600, 2);
+	o = put_sr__digits(o, sod / 3600, 2);
 	*o++ = ':';
-	o = put_digits(o, sod / 60 % 60, 2);
+	o = put_sr__digits(o, sod / 60 % 60, 2);
 	*o++ = ':';
-	o = put_digits(o, sod % 60, 2);
+	o = put_sr__digits(o, sod % 60, 2);
 	*o = 'Z';
 	return 20;
 }

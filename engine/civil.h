@@ -24,6 +24,9 @@ unsigned sr__weekday(int64_t days);
 /* Floor division of an instant into (days, second of day). */
 int64_t sr__day_of(int64_t instant);
 
+/* n ASCII digits at p as a number, or -1 when any is not a digit. */
+int64_t sr__digits(const char *p, size_t n);
+
 /* "YYYY-MM-DD", a real date in years 0001..9999: 0 and 00:00 UTC, or -1. */
 int sr__parse_date(const char *p, size_t n, int64_t *instant);
 /* "YYYY-MM", month 01..12, year 0001..9999: 0, or -1. */

@@ -16,8 +16,8 @@
 #include "streamrate/error.h"
 
 /* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the contract's years. */
-#define INSTANT_MIN  (-62135596800LL)
-#define INSTANT_MAX  253402300799LL
+#define INSTANT_MIN (-62135596800LL)
+#define INSTANT_MAX 253402300799LL
 
 /* Per-line state: the captured values and where rendered text goes. */
 struct line_ctx {
@@ -196,19 +196,6 @@ static bool skip_line(struct line_ctx *x)
 	return false;
 }
 
-/* n ASCII digits at p, or -1. */
-static int64_t digits(const char *p, uint32_t n)
-{
-	int64_t v = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		unsigned d = (unsigned char)p[i] - '0';
-		if (d > 9)
-			return -1;
-		v = v * 10 + d;
-	}
-	return v;
-}
-
 /* Fraction digits after a '.', as milliseconds (the first three count);
  * -1 if there are none or one is not a digit. */
 static int64_t fraction_ms(const char *p, uint32_t n)
@@ -232,7 +219,7 @@ static int64_t seconds_ms(struct sr_str v, uint32_t max_digits)
 {
 	const char *dot = memchr(v.ptr, '.', v.len);
 	uint32_t n = dot ? (uint32_t)(dot - v.ptr) : v.len;
-	int64_t s = n && n <= max_digits ? digits(v.ptr, n) : -1;
+	int64_t s = n && n <= max_digits ? sr__digits(v.ptr, n) : -1;
 	if (s < 0)
 		return -1;
 	if (!dot)
@@ -256,9 +243,10 @@ static int parse_clf(const char *p, int64_t *ms)
 	if (p[2] != '/' || p[6] != '/' || p[11] != ':' || p[14] != ':' ||
 	    p[17] != ':' || p[20] != ' ' || (p[21] != '+' && p[21] != '-'))
 		return -1;
-	int64_t d = digits(p, 2), y = digits(p + 7, 4), hh = digits(p + 12, 2),
-	        mi = digits(p + 15, 2), ss = digits(p + 18, 2),
-	        oh = digits(p + 22, 2), om = digits(p + 24, 2);
+	int64_t d = sr__digits(p, 2), y = sr__digits(p + 7, 4),
+	        hh = sr__digits(p + 12, 2), mi = sr__digits(p + 15, 2),
+	        ss = sr__digits(p + 18, 2), oh = sr__digits(p + 22, 2),
+	        om = sr__digits(p + 24, 2);
 	int m = month_of(p + 3);
 	if (m < 0 || y < 1 || d < 1 || d > sr__month_days(y, (unsigned)m) ||
 	    hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 59 ||
@@ -308,7 +296,7 @@ static int64_t readable_ms(struct sr_str v)
 		if (!k)
 			return -1;
 		u = (uint32_t)(k - units);
-		total += digits(v.ptr + s, i - s) * secs[u++];
+		total += sr__digits(v.ptr + s, i - s) * secs[u++];
 		if (++i < v.len && (v.ptr[i++] != ' ' || i == v.len || u == 4))
 			return -1;
 	}

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "civil.h"
 #include "gen.h"
 
 /* ---- PRNG --------------------------------------------------------------*/
@@ -183,45 +184,27 @@ char *sr__gen_put_amount(char *p, int64_t micro, int min_frac)
 
 /* ---- Calendar ----------------------------------------------------------*/
 
-/* Howard Hinnant's days_from_civil, for the proleptic Gregorian calendar. */
+/* The engine's calendar (engine/civil.c), in the generator's types. */
 int32_t sr__gen_days_from_civil(int y, unsigned m, unsigned d)
 {
-	y -= m <= 2;
-	int era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + (int32_t)doe - 719468;
+	return (int32_t)sr__days_from_civil(y, m, d);
 }
 
 void sr__gen_civil_from_days(int32_t z, int *y, unsigned *m, unsigned *d)
 {
-	z += 719468;
-	int era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int)yoe + era * 400 + (*m <= 2);
+	int64_t yy;
+	sr__civil_from_days(z, &yy, m, d);
+	*y = (int)yy;
 }
 
 unsigned sr__gen_month_days(int y, unsigned m)
 {
-	static const unsigned days[12] = {31, 28, 31, 30, 31, 30,
-	                                  31, 31, 30, 31, 30, 31};
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return days[m - 1] + (m == 2 && leap);
+	return sr__month_days(y, m);
 }
 
 unsigned sr__gen_weekday(int32_t day)
 {
-	/* 1970-01-01 was a Thursday (3 with Monday = 0). */
-	return (unsigned)(((day % 7) + 7 + 3) % 7);
+	return sr__weekday(day);
 }
 
 /* ---- Time zones --------------------------------------------------------*/
