@@ -17,6 +17,7 @@
 
 #include "catalog_store.h"
 #include "catalog_view.h"
+#include "mem.h"
 #include "streamrate/error.h"
 
 struct build {
@@ -34,6 +35,13 @@ static void *array(struct sr_catalog *cat, uint64_t n, size_t size)
 	if (p)
 		memset(p, 0, n * size + 1);
 	return p;
+}
+
+/* The same, starting on a cache line. */
+static void *line_array(struct sr_catalog *cat, uint64_t n, size_t size)
+{
+	char *p = array(cat, n * size + SR_CACHE_LINE, 1);
+	return p ? p + (-(uintptr_t)p & (SR_CACHE_LINE - 1)) : NULL;
 }
 
 static int copy(struct sr_catalog *cat, struct sr_str s, struct sr_str *out)
@@ -285,14 +293,14 @@ static int sub_row(void *ctx, const void *row)
 	struct sr_subscription *s = &b->subs[b->i++];
 	struct sr_subscriber *who =
 	    cat->nsubscribers ? &cat->subscribers[cat->nsubscribers - 1] : NULL;
-	/* Rows come by subscriber, then by start. */
+	/* Rows come by subscriber, then by start. The id still points into
+	 * the read transaction and the rows into b->subs: pack_subscribers()
+	 * moves both next to each other. */
 	if (!who || !sr_str_eq(who->id, r->subscriber)) {
 		who = &cat->subscribers[cat->nsubscribers];
 		who->index = cat->nsubscribers++;
 		who->subs = s;
-		int err = copy(cat, r->subscriber, &who->id);
-		if (err)
-			return err;
+		who->id = r->subscriber;
 	}
 	who->nsubs++;
 	*s = (struct sr_subscription){
@@ -374,6 +382,51 @@ static int index_rates(struct sr_catalog *cat)
 	return err;
 }
 
+/*
+ * Every session reads its subscriber's id (to confirm the lookup) and
+ * subscription rows (step 4), so each subscriber's rows and id bytes are
+ * put side by side in one block, and a block of up to a cache line never
+ * straddles two: with the record (half a line) and the table slot, a
+ * lookup touches three lines, each prefetched by the step before.
+ */
+static size_t block_size(const struct sr_subscriber *w)
+{
+	size_t n = w->nsubs * sizeof(struct sr_subscription) + w->id.len;
+	return (n + 7) & ~(size_t)7;
+}
+
+static size_t block_at(size_t pos, size_t size)
+{
+	if (size <= SR_CACHE_LINE && pos / SR_CACHE_LINE != (pos + size - 1) / SR_CACHE_LINE)
+		return (pos + SR_CACHE_LINE - 1) & ~(size_t)(SR_CACHE_LINE - 1);
+	return pos;
+}
+
+static int pack_subscribers(struct sr_catalog *cat)
+{
+	size_t total = 0;
+	for (uint32_t i = 0; i < cat->nsubscribers; i++) {
+		size_t size = block_size(&cat->subscribers[i]);
+		total = block_at(total, size) + size;
+	}
+	char *base = line_array(cat, total, 1);
+	if (!base)
+		return SR_ENOMEM;
+	size_t pos = 0;
+	for (uint32_t i = 0; i < cat->nsubscribers; i++) {
+		struct sr_subscriber *w = &cat->subscribers[i];
+		size_t size = block_size(w);
+		size_t rows = w->nsubs * sizeof(struct sr_subscription);
+		pos = block_at(pos, size);
+		memcpy(base + pos, w->subs, rows);
+		memcpy(base + pos + rows, w->id.ptr, w->id.len);
+		w->subs = (const void *)(base + pos);
+		w->id.ptr = base + pos + rows;
+		pos += size;
+	}
+	return 0;
+}
+
 static int index_ids(struct sr_catalog *cat)
 {
 	int err = sr__table_init(&cat->arena, &cat->subscriber_ids,
@@ -427,8 +480,8 @@ static int allocate(struct sr_catalog *cat, struct sr__store *s,
 	cat->ppv = array(cat, n[SR__PPV], sizeof(*cat->ppv));
 	cat->ppv_off = array(cat, n[SR__CONTENT] + 1, sizeof(uint32_t));
 	cat->subscribers =
-	    array(cat, n[SR__SUBSCRIPTIONS], sizeof(*cat->subscribers));
-	b->subs = array(cat, n[SR__SUBSCRIPTIONS], sizeof(*b->subs));
+	    line_array(cat, n[SR__SUBSCRIPTIONS], sizeof(*cat->subscribers));
+	b->subs = calloc(n[SR__SUBSCRIPTIONS] + 1, sizeof(*b->subs));
 	b->tiers = array(cat, n[SR__TIERS], sizeof(*b->tiers));
 	b->tmp_class = malloc((n[SR__CONTENT] + 1) * sizeof(struct sr_str));
 	b->tmp_package = malloc((n[SR__CONTENT] + 1) * sizeof(struct sr_str));
@@ -456,6 +509,7 @@ static int build(struct sr_catalog *cat, struct sr__store *s, struct build *b)
 	err = err ? err : each(s, b, SR__ALLOWANCES, allowance_row);
 	err = err ? err : each(s, b, SR__PPV, ppv_row);
 	err = err ? err : each(s, b, SR__SUBSCRIPTIONS, sub_row);
+	err = err ? err : pack_subscribers(cat);
 	if (err)
 		return err;
 	prefix_sums(cat->tax_off, cat->nregions);
@@ -479,6 +533,7 @@ int sr_catalog_open(const char *dbdir, struct sr_catalog **out)
 	sr__store_close(&s);
 	free(b.tmp_class);
 	free(b.tmp_package);
+	free(b.subs);
 	if (err)
 		goto err_cat;
 	*out = cat;

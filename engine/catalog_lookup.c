@@ -171,10 +171,13 @@ void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
 		&cat->subscriber_ids.slots[(uint32_t)h & cat->subscriber_ids.mask];
 	if (step == 0) {
 		__builtin_prefetch(s);
+	} else if (s->idx1 && step == 1) {
+		__builtin_prefetch(&cat->subscribers[s->idx1 - 1]);
 	} else if (s->idx1) {
+		/* The block of rows and id (catalog.c): at most two lines. */
 		const struct sr_subscriber *sub = &cat->subscribers[s->idx1 - 1];
-		__builtin_prefetch(sub);
-		__builtin_prefetch(sub->id.ptr);
+		__builtin_prefetch(sub->subs);
+		__builtin_prefetch(sub->id.ptr + sub->id.len - 1);
 	}
 }
 

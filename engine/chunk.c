@@ -18,7 +18,14 @@
 #include "streamrate/rate.h"
 
 #define SR_MAX_FIELDS 1024
-#define SR_BATCH      16
+
+/* The rating pipeline of sr__chunk_rate(): records are
+ * SR_DEPTH apart between stages, SR_RING of them in flight. */
+#define SR_DEPTH  3
+#define SR_STAGES 5
+#define SR_RING   16 /* records in flight, > (SR_STAGES - 1) * SR_DEPTH */
+
+_Static_assert(SR_RING > (SR_STAGES - 1) * SR_DEPTH, "ring too small");
 
 int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
                        const struct sr_period *period, struct sr_dedup *dedup)
@@ -27,7 +34,7 @@ int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
 	    (struct sr_chunk_ctx){.cat = cat, .period = period, .dedup = dedup};
 	ctx->fields = calloc(SR_MAX_FIELDS, sizeof(*ctx->fields));
 	/* One scratch per record of a batch: parsed fields point into it. */
-	ctx->scratch = malloc((size_t)SR_BATCH * SR_SCRATCH_SIZE);
+	ctx->scratch = malloc((size_t)SR_RING * SR_SCRATCH_SIZE);
 	if (!ctx->fields || !ctx->scratch)
 		return SR_ENOMEM;
 	/* A worker meets most subscribers, under a few rates each. */
@@ -132,12 +139,17 @@ static int add_row(struct sr_chunk_ctx *ctx, struct sr_chunk *c, size_t off,
 }
 
 /*
- * Records are rated in batches, in passes over the batch, so that the
- * cache misses of a batch (the duplicate set, the subscriber table, the
- * subscriber record, the ledger) overlap instead of queueing: each pass
- * prefetches what the next one touches. Outcomes are emitted in input
- * order in the last pass.
+ * Records are rated as a software pipeline so that the cache misses of one
+ * record (its duplicate-set slot, the subscriber's table slot, record and
+ * rows, its ledger slot) overlap with the work on others instead of
+ * queueing: each record goes through five stages, SR_DEPTH records apart,
+ * and each stage prefetches what the next one touches. At any moment one
+ * record is parsed while earlier ones are claimed, looked up, rated and
+ * emitted, so every prefetch has SR_DEPTH records of work to arrive.
+ * Outcomes are emitted in input order by the last stage.
  */
+
+
 struct item {
 	size_t off;
 	uint32_t line;
@@ -165,124 +177,128 @@ static uint8_t plain_ids(const struct sr_header *h, uint64_t quoted)
 	return plain;
 }
 
-/* Pass 1: split, parse, check the period, prefetch for the claim. */
-static size_t split_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
-                          struct item *batch, size_t *off, uint32_t *line)
+/* Stage 1: split, parse, check the period; prefetch for the claim. */
+static void split_one(struct sr_chunk_ctx *ctx, const struct sr_chunk *c,
+                      struct item *it, char *scratch, size_t *off,
+                      uint32_t *line)
 {
 	uint32_t expect = c->header->nfields;
-	size_t n = 0;
-
-	while (n < SR_BATCH && *off < c->len) {
-		struct item *it = &batch[n];
-		it->off = *off;
-		it->line = *line;
-		it->why = SR_REASON_NONE;
-		it->claimed = false;
-		it->kind = sr__csv_split(
-		    c->data + *off, c->len - *off, true, ctx->fields, expect,
-		    expect, ctx->scratch + n * SR_SCRATCH_SIZE, &it->rec);
-		*off += it->rec.consumed;
-		*line += it->rec.lines;
-		n++;
-		if (it->kind != SR_SPLIT_RECORD)
-			continue;
-		it->why = sr_session_parse(c->header, ctx->fields, &it->s);
-		it->s.plain = plain_ids(c->header, it->rec.quoted);
-		if (!it->why && !sr_period_holds(ctx->period, it->s.start))
-			it->why = SR_REASON_OTHER_PERIOD;
-		if (it->why)
-			continue;
-		it->key = sr__dedup_key(it->s.subscriber_id, it->s.session_id);
-		sr__dedup_prefetch(ctx->dedup, it->key);
-		sr_catalog_prefetch_subscriber(ctx->cat,
-		                               it->s.subscriber_id.ptr,
-		                               it->s.subscriber_id.len, 0);
-	}
-	return n;
+	it->off = *off;
+	it->line = *line;
+	it->why = SR_REASON_NONE;
+	it->claimed = false;
+	it->kind = sr__csv_split(c->data + *off, c->len - *off, true,
+	                         ctx->fields, expect, expect, scratch, &it->rec);
+	*off += it->rec.consumed;
+	*line += it->rec.lines;
+	if (it->kind != SR_SPLIT_RECORD)
+		return;
+	it->why = sr_session_parse(c->header, ctx->fields, &it->s);
+	it->s.plain = plain_ids(c->header, it->rec.quoted);
+	if (!it->why && !sr_period_holds(ctx->period, it->s.start))
+		it->why = SR_REASON_OTHER_PERIOD;
+	if (it->why)
+		return;
+	it->key = sr__dedup_key(it->s.subscriber_id, it->s.session_id);
+	sr__dedup_prefetch(ctx->dedup, it->key);
+	sr_catalog_prefetch_subscriber(ctx->cat, it->s.subscriber_id.ptr,
+	                               it->s.subscriber_id.len, 0);
 }
 
-/* Pass 2: claim in the duplicate set (step 3). */
-static int claim_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
-                       struct item *batch, size_t n)
+/* Stage 2: claim in the duplicate set (step 3). */
+static int claim_one(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
+                     struct item *it)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct item *it = &batch[i];
-		uint64_t retracted;
-		bool fresh;
-		if (it->kind != SR_SPLIT_RECORD || it->why)
-			continue;
-		bool first = sr__dedup_claim(
-		    ctx->dedup, it->key, c->pos + it->off, &retracted, &fresh);
-		c->fresh += fresh;
-		if (retracted != SR_DEDUP_NO_POS) {
-			int err = add_retract(c, retracted);
-			if (err)
-				return err;
-		}
-		if (!first) {
-			it->why = SR_REASON_DUPLICATE;
-			continue;
-		}
-		it->claimed = true;
-		sr_catalog_prefetch_subscriber(ctx->cat,
-		                               it->s.subscriber_id.ptr,
-		                               it->s.subscriber_id.len, 1);
+	uint64_t retracted;
+	bool fresh;
+	if (it->kind != SR_SPLIT_RECORD || it->why)
+		return 0;
+	bool first = sr__dedup_claim(ctx->dedup, it->key, c->pos + it->off,
+	                             &retracted, &fresh);
+	c->fresh += fresh;
+	if (retracted != SR_DEDUP_NO_POS) {
+		int err = add_retract(c, retracted);
+		if (err)
+			return err;
 	}
+	if (!first) {
+		it->why = SR_REASON_DUPLICATE;
+		return 0;
+	}
+	it->claimed = true;
+	sr_catalog_prefetch_subscriber(ctx->cat, it->s.subscriber_id.ptr,
+	                               it->s.subscriber_id.len, 1);
 	return 0;
 }
 
-/* Pass 3: rate (steps 4 to 10), prefetch the ledger slot. */
-static void rate_batch(struct sr_chunk_ctx *ctx, struct item *batch, size_t n)
+/* Stage 3: the subscriber record has arrived; fetch its rows and id. */
+static void look_one(struct sr_chunk_ctx *ctx, const struct item *it)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct item *it = &batch[i];
-		if (!it->claimed)
-			continue;
-		it->why = sr_rate(ctx->cat, &it->s, &it->rated);
-		if (!it->why) {
-			struct sr_ledger_delta d;
-			sr_ledger_delta_of(&it->rated, &d);
-			sr_ledger_prefetch(ctx->ledger, &d);
-		}
+	if (it->claimed)
+		sr_catalog_prefetch_subscriber(ctx->cat,
+		                               it->s.subscriber_id.ptr,
+		                               it->s.subscriber_id.len, 2);
+}
+
+/* Stage 4: rate (steps 4 to 10); prefetch the ledger slot. */
+static void rate_one(struct sr_chunk_ctx *ctx, struct item *it)
+{
+	if (!it->claimed)
+		return;
+	it->why = sr_rate(ctx->cat, &it->s, &it->rated);
+	if (!it->why) {
+		struct sr_ledger_delta d;
+		sr_ledger_delta_of(&it->rated, &d);
+		sr_ledger_prefetch(ctx->ledger, &d);
 	}
 }
 
-/* Pass 4: every outcome, in input order. */
-static int emit_batch(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
-                      struct item *batch, size_t n)
+/* Stage 5: the outcome, in input order. */
+static int emit_one(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
+                    const struct item *it)
 {
-	int err = 0;
-	for (size_t i = 0; i < n && !err; i++) {
-		struct item *it = &batch[i];
-		if (it->kind == SR_SPLIT_EMPTY)
-			c->skipped++;
-		else if (it->kind == SR_SPLIT_MALFORMED)
-			err = add_reject(c, it->off, it->line,
-			                 SR_REASON_MALFORMED_LINE, &it->rec,
-			                 false);
-		else if (it->why)
-			err = add_reject(c, it->off, it->line, it->why,
-			                 &it->rec, it->claimed);
-		else
-			err = add_row(ctx, c, it->off, &it->s, &it->rated);
+	if (it->kind == SR_SPLIT_EMPTY) {
+		c->skipped++;
+		return 0;
 	}
-	return err;
+	if (it->kind == SR_SPLIT_MALFORMED)
+		return add_reject(c, it->off, it->line,
+		                  SR_REASON_MALFORMED_LINE, &it->rec, false);
+	if (it->why)
+		return add_reject(c, it->off, it->line, it->why, &it->rec,
+		                  it->claimed);
+	return add_row(ctx, c, it->off, &it->s, &it->rated);
 }
 
 int sr__chunk_rate(struct sr_chunk_ctx *ctx, struct sr_chunk *c)
 {
-	struct item batch[SR_BATCH];
+	struct item ring[SR_RING];
 	uint32_t line = 0;
-	size_t off = 0;
+	size_t off = 0, n = 0; /* n: records started */
 	int err = 0;
 
-	while (off < c->len && !err) {
-		size_t n = split_batch(ctx, c, batch, &off, &line);
-		err = claim_batch(ctx, c, batch, n);
-		if (!err) {
-			rate_batch(ctx, batch, n);
-			err = emit_batch(ctx, c, batch, n);
+	/* Round t starts record t and moves record t - k * SR_DEPTH on to
+	 * stage k + 1; it ends when the last record has been emitted. */
+	for (size_t t = 0; !err && (off < c->len || t < n + (SR_STAGES - 1) * SR_DEPTH);
+	     t++) {
+		if (off < c->len) {
+			split_one(ctx, c, &ring[t % SR_RING],
+			          ctx->scratch + (t % SR_RING) * SR_SCRATCH_SIZE,
+			          &off, &line);
+			n = t + 1;
 		}
+#define AT(k) (t >= (k) * SR_DEPTH && t - (k) * SR_DEPTH < n)
+#define ITEM(k) (&ring[(t - (k) * SR_DEPTH) % SR_RING])
+		if (AT(1))
+			err = claim_one(ctx, c, ITEM(1));
+		if (AT(2))
+			look_one(ctx, ITEM(2));
+		if (AT(3))
+			rate_one(ctx, ITEM(3));
+		if (AT(4) && !err)
+			err = emit_one(ctx, c, ITEM(4));
+#undef AT
+#undef ITEM
 	}
 	c->lines = line;
 	c->error = err;

@@ -137,9 +137,12 @@ void sr_ledger_delta_of(const struct sr_rated *r, struct sr_ledger_delta *d)
 void sr_ledger_prefetch(const struct sr_ledger *l,
                         const struct sr_ledger_delta *d)
 {
-	if (d->item)
+	if (d->item) {
 		__builtin_prefetch(
 		    &l->slots[slot_of(l, d->subscriber, d->item)], 1);
+		/* Read when the key is new: links a subscriber's entries. */
+		__builtin_prefetch(&l->head[d->subscriber], 1);
+	}
 }
 
 int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,

@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 
+/* Bytes of a cache line, the unit of memory traffic. */
+#define SR_CACHE_LINE 64
+
 /* size bytes of zeroed memory, populated; NULL when out of memory. */
 void *sr__table_alloc(size_t size);
 /* Free a table of size bytes; accepts NULL. */

@@ -169,8 +169,9 @@ const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
 /*
  * Hints for a lookup of subscriber id coming soon, for callers that work
  * on batches so that memory latency overlaps: step 0 prefetches the id's
- * table slot; step 1 (once that slot is likely cached) prefetches the
- * subscriber record and its id bytes. Neither changes anything.
+ * table slot; step 1 (once that slot is likely cached) the subscriber
+ * record; step 2 (once the record is likely cached) its subscription rows
+ * and id bytes. None changes anything.
  */
 void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
 				    const char *id, size_t len, int step);
