@@ -28,7 +28,8 @@
 _Static_assert(SR_RING > (SR_STAGES - 1) * SR_DEPTH, "ring too small");
 
 int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
-                       const struct sr_period *period, struct sr_dedup *dedup)
+                       const struct sr_period *period, struct sr_dedup *dedup,
+                       size_t keys)
 {
 	*ctx =
 	    (struct sr_chunk_ctx){.cat = cat, .period = period, .dedup = dedup};
@@ -37,9 +38,9 @@ int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
 	ctx->scratch = malloc((size_t)SR_RING * SR_SCRATCH_SIZE);
 	if (!ctx->fields || !ctx->scratch)
 		return SR_ENOMEM;
-	/* A worker meets most subscribers, under a few rates each. */
-	uint32_t n = sr_catalog_nsubscribers(cat);
-	int err = sr_ledger_create(&ctx->ledger, n, (size_t)n * 4);
+	int err = keys ? sr_ledger_create(&ctx->ledger,
+	                                  sr_catalog_nsubscribers(cat), keys)
+	               : 0;
 	return err ? err : sr__rowfmt_init(&ctx->fmt, cat, period);
 }
 

@@ -63,8 +63,11 @@ struct sr_chunk_ctx {
 	char *scratch;
 };
 
+/* A context whose ledger is sized for about keys keys; none when 0 (the
+ * commit side, which only formats rejects). */
 int sr__chunk_ctx_init(struct sr_chunk_ctx *ctx, const struct sr_catalog *cat,
-                       const struct sr_period *period, struct sr_dedup *dedup);
+                       const struct sr_period *period, struct sr_dedup *dedup,
+                       size_t keys);
 void sr__chunk_ctx_finish(struct sr_chunk_ctx *ctx);
 
 /* Reset the outputs of c for new input; keeps its buffers. */

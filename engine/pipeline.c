@@ -176,15 +176,30 @@ static struct slot *slot_of(struct pipeline *p, uint64_t seq)
 
 /* ---- workers ---------------------------------------------------------- */
 
+/*
+ * A worker builds its own context, ledger included, so that the ledgers'
+ * pages are zeroed on every core at once, while the first reads are in
+ * flight, rather than one after the other before any rating starts. A
+ * worker that could not build it fails each chunk it gets.
+ */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	const struct sr_pipeline_config *cfg = w->p->cfg;
 	uint64_t one = 1;
+	/* A worker meets most subscribers, under a few rates each. */
+	int err = sr__chunk_ctx_init(&w->ctx, cfg->cat, cfg->period,
+	                             &w->p->dedup,
+	                             (size_t)sr_catalog_nsubscribers(cfg->cat) *
+	                                 4);
 	for (;;) {
 		struct slot *s = sr__ring_pop_wait(&w->in);
 		if (s == &STOP)
 			return NULL;
-		sr__chunk_rate(&w->ctx, &s->chunk);
+		if (err)
+			s->chunk.error = err;
+		else
+			sr__chunk_rate(&w->ctx, &s->chunk);
 		sr__store_release(&s->state, SLOT_RATED);
 		if (write(w->p->efd, &one, sizeof(one)) < 0) {
 			/* The counter cannot overflow at one per chunk. */
@@ -865,9 +880,6 @@ static int setup_workers(struct pipeline *p)
 		struct worker *w = &p->workers[i];
 		w->p = p;
 		int err = sr__ring_init(&w->in, p->nslots + 1);
-		if (!err)
-			err = sr__chunk_ctx_init(&w->ctx, cfg->cat, cfg->period,
-			                         &p->dedup);
 		if (err)
 			return err;
 		err = pthread_create(&w->thread, NULL, worker_main, w);
@@ -910,7 +922,7 @@ static int setup(struct pipeline *p)
 	int err = sr__dedup_init(&p->dedup, bytes / 96 + 4096);
 	if (!err)
 		err = sr__chunk_ctx_init(&p->commit_ctx, cfg->cat, cfg->period,
-		                         &p->dedup);
+		                         &p->dedup, 0);
 	if (!err)
 		err = sr_ledger_create(&p->corrections,
 		                       sr_catalog_nsubscribers(cfg->cat), 64);
