@@ -144,6 +144,8 @@ static int write_invoices(struct closing *c)
 		err = sr__out_write(&c->csv, SR_INVOICES_CSV_HEADER,
 		                    strlen(SR_INVOICES_CSV_HEADER));
 	if (!err)
+		err = sr_ledger_seal(c->ledger);
+	if (!err)
 		err = sr_invoices_build(
 		    c->cat, &c->period,
 		    (const struct sr_ledger *const *)&c->ledger, 1, on_invoice,

@@ -4,9 +4,13 @@
  * into the shared catalog view, which every worker sees at the same
  * addresses (rates and contents are distinct objects, so the pointer alone
  * is a unique key). An update is one multiplicative hash and usually one
- * cache line, which a worker can prefetch ahead of time. Entries are also
- * linked per subscriber, so invoices read one subscriber's entries without
- * scanning or sorting the table.
+ * cache line, which a worker can prefetch ahead of time.
+ *
+ * Once every update is in, sealing turns the table into its entries
+ * grouped by subscriber (a counting sort: two sequential passes over the
+ * table), and frees the table. Invoices then read each subscriber's
+ * entries from consecutive memory, subscriber after subscriber, where
+ * following per-subscriber links cost a cache miss an entry.
  *
  * A key stays while any session counts for it: SPEC section 4 gives a
  * usage line for every rate the subscriber has rated sessions under, even
@@ -28,20 +32,21 @@
 struct slot {
 	const void *item;    /* NULL: empty */
 	uint32_t subscriber; /* index; bit 31 is the kind (set: PPV) */
-	uint32_t next;       /* slot index + 1 of the subscriber's next entry */
-	uint64_t lo;         /* count, low 64 bits */
-	int32_t hi;          /* count, high 32 bits, with the sign */
 	int32_t sessions;
+	uint64_t lo; /* count, low 64 bits */
+	int32_t hi;  /* count, high 32 bits, with the sign */
 };
 
 #define KIND_BIT 0x80000000u
 
 struct sr_ledger {
 	uint32_t nsubscribers;
-	uint32_t *head; /* slot index + 1 of each subscriber's first entry */
-	struct slot *slots;
+	struct slot *slots; /* the table; NULL once sealed */
 	unsigned bits;
 	size_t used;
+	/* Sealed: subscriber s's entries are sorted[off[s] .. off[s + 1]). */
+	uint32_t *off;
+	struct slot *sorted;
 };
 
 static size_t table_bytes(unsigned bits)
@@ -58,9 +63,8 @@ int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers, size_t keys)
 	l->bits = 10;
 	while (((size_t)1 << l->bits) * 7 / 10 < keys)
 		l->bits++;
-	l->head = sr__table_alloc((size_t)nsubscribers * sizeof(*l->head));
 	l->slots = sr__table_alloc(table_bytes(l->bits));
-	if (!l->head || !l->slots) {
+	if (!l->slots) {
 		sr_ledger_destroy(l);
 		return SR_ENOMEM;
 	}
@@ -72,8 +76,9 @@ void sr_ledger_destroy(struct sr_ledger *l)
 {
 	if (!l)
 		return;
-	sr__table_free(l->head, (size_t)l->nsubscribers * sizeof(*l->head));
 	sr__table_free(l->slots, table_bytes(l->bits));
+	free(l->off);
+	free(l->sorted);
 	free(l);
 }
 
@@ -98,7 +103,7 @@ static struct slot *find(const struct sr_ledger *l, uint32_t subscriber,
 	}
 }
 
-/* Double the table; the per-subscriber links are rebuilt. */
+/* Double the table. */
 static int grow(struct sr_ledger *l)
 {
 	struct sr_ledger n = *l;
@@ -106,19 +111,44 @@ static int grow(struct sr_ledger *l)
 	n.slots = sr__table_alloc(table_bytes(n.bits));
 	if (!n.slots)
 		return SR_ENOMEM;
-	memset(n.head, 0, (size_t)n.nsubscribers * sizeof(*n.head));
 	for (size_t i = 0; i < ((size_t)1 << l->bits); i++) {
 		struct slot *s = &l->slots[i];
-		if (!s->item)
-			continue;
-		uint32_t sub = s->subscriber & ~KIND_BIT;
-		struct slot *d = find(&n, sub, s->item);
-		*d = *s;
-		d->next = n.head[sub];
-		n.head[sub] = (uint32_t)(d - n.slots) + 1;
+		if (s->item)
+			*find(&n, s->subscriber & ~KIND_BIT, s->item) = *s;
 	}
 	sr__table_free(l->slots, table_bytes(l->bits));
 	*l = n;
+	return 0;
+}
+
+int sr_ledger_seal(struct sr_ledger *l)
+{
+	if (!l->slots)
+		return 0;
+	size_t nslots = (size_t)1 << l->bits;
+	/* off[s + 2] counts s's entries; after the sums, off[s + 1] is
+	 * where s starts, and it ends where s + 1 starts once placed. */
+	uint32_t *off = calloc((size_t)l->nsubscribers + 2, sizeof(*off));
+	struct slot *sorted = malloc((l->used + 1) * sizeof(*sorted));
+	if (!off || !sorted) {
+		free(off);
+		free(sorted);
+		return SR_ENOMEM;
+	}
+	for (size_t i = 0; i < nslots; i++)
+		if (l->slots[i].item)
+			off[(l->slots[i].subscriber & ~KIND_BIT) + 2]++;
+	for (size_t s = 2; s < (size_t)l->nsubscribers + 2; s++)
+		off[s] += off[s - 1];
+	for (size_t i = 0; i < nslots; i++) {
+		const struct slot *e = &l->slots[i];
+		if (e->item)
+			sorted[off[(e->subscriber & ~KIND_BIT) + 1]++] = *e;
+	}
+	sr__table_free(l->slots, table_bytes(l->bits));
+	l->slots = NULL;
+	l->off = off;
+	l->sorted = sorted;
 	return 0;
 }
 
@@ -137,12 +167,9 @@ void sr_ledger_delta_of(const struct sr_rated *r, struct sr_ledger_delta *d)
 void sr_ledger_prefetch(const struct sr_ledger *l,
                         const struct sr_ledger_delta *d)
 {
-	if (d->item) {
+	if (d->item && l->slots)
 		__builtin_prefetch(
 		    &l->slots[slot_of(l, d->subscriber, d->item)], 1);
-		/* Read when the key is new: links a subscriber's entries. */
-		__builtin_prefetch(&l->head[d->subscriber], 1);
-	}
 }
 
 int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
@@ -150,6 +177,8 @@ int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
 {
 	if (!d->item)
 		return 0;
+	if (!l->slots)
+		return SR_EINVAL; /* sealed */
 	struct slot *s = find(l, d->subscriber, d->item);
 	if (!s->item) {
 		if ((l->used + 1) * 10 > ((size_t)7 << l->bits)) {
@@ -161,8 +190,6 @@ int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
 		s->item = d->item;
 		s->subscriber =
 		    d->subscriber | (d->kind == SR_LEDGER_PPV ? KIND_BIT : 0);
-		s->next = l->head[d->subscriber];
-		l->head[d->subscriber] = (uint32_t)(s - l->slots) + 1;
 		l->used++;
 	}
 	/* 96-bit add or subtract, carrying into hi. */
@@ -244,11 +271,9 @@ size_t sr_ledger_collect(const struct sr_ledger *const *ledgers, unsigned n,
 	size_t count = 0;
 	for (unsigned j = 0; j < n; j++) {
 		const struct sr_ledger *l = ledgers[j];
-		for (uint32_t i = l->head[subscriber]; i;
-		     i = l->slots[i - 1].next) {
-			const struct slot *s = &l->slots[i - 1];
-			gather(s, out, &count, cap);
-		}
+		for (uint32_t i = l->off[subscriber];
+		     i < l->off[subscriber + 1]; i++)
+			gather(&l->sorted[i], out, &count, cap);
 	}
 	if (count > cap)
 		return count;

@@ -104,6 +104,7 @@ struct worker {
 	bool started;
 	struct sr_ring in;
 	struct sr_chunk_ctx ctx;
+	int seal_err;
 };
 
 struct pipeline {
@@ -194,8 +195,12 @@ static void *worker_main(void *arg)
 	                                 4);
 	for (;;) {
 		struct slot *s = sr__ring_pop_wait(&w->in);
-		if (s == &STOP)
+		if (s == &STOP) {
+			/* Every chunk is in: group the totals for the
+			 * invoices here, in parallel. */
+			w->seal_err = err ? err : sr_ledger_seal(w->ctx.ledger);
 			return NULL;
+		}
 		if (err)
 			s->chunk.error = err;
 		else
@@ -937,7 +942,8 @@ static int setup(struct pipeline *p)
 	return err;
 }
 
-static void teardown(struct pipeline *p)
+/* Stop the workers (they seal their ledgers on the way out). */
+static void stop_workers(struct pipeline *p)
 {
 	for (unsigned i = 0; p->workers && i < p->nworkers; i++) {
 		struct worker *w = &p->workers[i];
@@ -945,7 +951,16 @@ static void teardown(struct pipeline *p)
 			while (!sr__ring_push(&w->in, &STOP))
 				sr__cpu_relax();
 			pthread_join(w->thread, NULL);
+			w->started = false;
 		}
+	}
+}
+
+static void teardown(struct pipeline *p)
+{
+	stop_workers(p);
+	for (unsigned i = 0; p->workers && i < p->nworkers; i++) {
+		struct worker *w = &p->workers[i];
 		sr__ring_finish(&w->in);
 		sr__chunk_ctx_finish(&w->ctx);
 	}
@@ -994,6 +1009,11 @@ void sr__ledgers_finish(struct sr_ledgers *ls)
 /* Hand the workers' ledgers and the corrections to the caller. */
 static int take_ledgers(struct pipeline *p, struct sr_ledgers *out)
 {
+	int err = sr_ledger_seal(p->corrections);
+	for (unsigned i = 0; i < p->nworkers && !err; i++)
+		err = p->workers[i].seal_err;
+	if (err)
+		return err;
 	out->l = calloc(p->nworkers + 1, sizeof(*out->l));
 	if (!out->l)
 		return SR_ENOMEM;
@@ -1018,6 +1038,7 @@ int sr__pipeline_run(const struct sr_pipeline_config *cfg,
 		err = loop(&p);
 	if (!err && p.dio.fd >= 0)
 		err = direct_finish(&p);
+	stop_workers(&p);
 	if (!err)
 		err = take_ledgers(&p, ledgers);
 	if (err && !error->msg[0])

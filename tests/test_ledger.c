@@ -43,6 +43,9 @@ Test(ledger, sums_and_take_backs_across_ledgers)
 	cr_assert_eq(sr_ledger_apply(b, &d2, -1), 0);
 	cr_assert_eq(sr_ledger_apply(b, &d3, -1), 0);
 
+	cr_assert_eq(sr_ledger_seal(a), 0);
+	cr_assert_eq(sr_ledger_seal(b), 0);
+	cr_assert_eq(sr_ledger_apply(a, &d1, 1), SR_EINVAL);
 	const struct sr_ledger *both[] = {a, b};
 	struct sr_ledger_entry e[8];
 	size_t n = sr_ledger_collect(both, 2, 3, e, 8);
@@ -67,6 +70,7 @@ Test(ledger, counts_past_64_bits)
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(sr_ledger_apply(a, &big, 1), 0);
 	cr_assert_eq(sr_ledger_apply(a, &big, -1), 0);
+	cr_assert_eq(sr_ledger_seal(a), 0);
 	const struct sr_ledger *one[] = {a};
 	struct sr_ledger_entry e[2];
 	cr_assert_eq(sr_ledger_collect(one, 1, 0, e, 2), 1);
@@ -84,6 +88,8 @@ Test(ledger, grows_past_its_hint)
 			struct sr_ledger_delta d = usage(s, r, s + 1);
 			cr_assert_eq(sr_ledger_apply(a, &d, 1), 0);
 		}
+	cr_assert_eq(sr_ledger_seal(a), 0);
+	cr_assert_eq(sr_ledger_seal(a), 0); /* again: nothing */
 	const struct sr_ledger *one[] = {a};
 	struct sr_ledger_entry e[4];
 	cr_assert_eq(sr_ledger_collect(one, 1, 4321, e, 4), 3);

@@ -42,7 +42,8 @@ void sr_ledger_delta_of(const struct sr_rated *r, struct sr_ledger_delta *d);
 /* Hint that d will be applied soon: prefetches its slot. */
 void sr_ledger_prefetch(const struct sr_ledger *l,
                         const struct sr_ledger_delta *d);
-/* Apply d; sign is +1 to add, -1 to take back an earlier addition. */
+/* Apply d; sign is +1 to add, -1 to take back an earlier addition.
+ * SR_EINVAL once the ledger is sealed. */
 int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
                     int sign);
 /* sr_ledger_delta_of() then sr_ledger_apply(). */
@@ -57,7 +58,14 @@ struct sr_ledger_entry {
 };
 
 /*
- * The totals of one subscriber summed over ledgers[0..n): every key some
+ * End the updates of l: its entries are grouped by subscriber for
+ * sr_ledger_collect() and the hash table is freed. Sealing again does
+ * nothing.
+ */
+int sr_ledger_seal(struct sr_ledger *l);
+
+/*
+ * The totals of one subscriber summed over sealed ledgers[0..n): every key some
  * session still counts for, usage before PPV, then by rate index or content
  * id bytes. Writes at most cap entries to out and returns how many there
  * are; when that is more than cap, call again with a larger out.
