@@ -72,15 +72,36 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * Write bytes out, and start the write-back of what has piled up since
+ * the last start, without waiting for it: the fsync at the end then finds
+ * little left to do (a 180 MB invoice file took 90 ms to fsync at once).
+ */
+static int out_put(struct sr_out *o, const char *p, size_t n)
+{
+	int err = write_all(o->fd, p, n);
+	if (err)
+		return err;
+	o->written += n;
+	if (o->written - o->kicked >= SR_OUT_FLUSH) {
+		/* Only a hint: an error here shows again at fsync. */
+		(void)sync_file_range(o->fd, (off_t)o->kicked,
+		                      (off_t)(o->written - o->kicked),
+		                      SYNC_FILE_RANGE_WRITE);
+		o->kicked = o->written;
+	}
+	return 0;
+}
+
 int sr__out_write(struct sr_out *o, const void *p, size_t n)
 {
 	if (o->buf.len + n > SR_OUT_FLUSH) {
-		int err = write_all(o->fd, o->buf.data, o->buf.len);
+		int err = out_put(o, o->buf.data, o->buf.len);
 		o->buf.len = 0;
 		if (err)
 			return err;
 		if (n > SR_OUT_FLUSH)
-			return write_all(o->fd, p, n);
+			return out_put(o, p, n);
 	}
 	int err = sr__buf_reserve(&o->buf, n);
 	if (err)
@@ -91,7 +112,7 @@ int sr__out_write(struct sr_out *o, const void *p, size_t n)
 
 int sr__out_drain(struct sr_out *o)
 {
-	int err = write_all(o->fd, o->buf.data, o->buf.len);
+	int err = out_put(o, o->buf.data, o->buf.len);
 	o->buf.len = 0;
 	return err;
 }

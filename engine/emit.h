@@ -35,6 +35,8 @@ struct sr_out {
 	char *path; /* final path */
 	char *tmp;  /* temporary path */
 	struct sr_buf buf;
+	uint64_t written; /* bytes written to fd */
+	uint64_t kicked;  /* bytes whose write-back has been started */
 };
 
 /* Create dir/name's temporary file. Returns 0 or a negative errno. */
