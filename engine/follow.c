@@ -299,6 +299,8 @@ static int setup(struct session *s)
 	sr__state_abort(f->state);
 	if (!err)
 		err = sr__committer_start(&s->committer, f->state);
+	if (!err)
+		err = sr__stage_start(&f->stage, f);
 	return err;
 }
 
@@ -306,6 +308,7 @@ static void teardown(struct session *s)
 {
 	struct sr__follow *f = &s->f;
 	sr__committer_stop(s->committer); /* uses what follows */
+	sr__stage_stop(f->stage);
 	sr__inputs_finish(f);
 	for (size_t i = 0; i < f->ndirs; i++)
 		free(f->dirs[i].path);
@@ -318,7 +321,6 @@ static void teardown(struct session *s)
 	sr_catalog_close(f->cat);
 	free(f->fields);
 	free(f->scratch);
-	free(f->ngx_scratch);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 }
@@ -429,16 +431,11 @@ static int run_session(struct session *s)
 {
 	struct sr__follow *f = &s->f;
 	f->fields = calloc(SR_FIELDS, sizeof(*f->fields));
-	f->scratch = malloc((size_t)SR_FOLLOW_BATCH * SR_SCRATCH_SIZE);
+	f->scratch = malloc(SR_SCRATCH_SIZE); /* headers */
 	if (!f->fields || !f->scratch)
 		return SR_ENOMEM;
-	if (f->cfg->format == SR_FOLLOW_NGINX) {
+	if (f->cfg->format == SR_FOLLOW_NGINX)
 		f->dec = &sr__nginx_decoder;
-		f->ngx_scratch =
-		    malloc(SR_FOLLOW_BATCH * sizeof(*f->ngx_scratch));
-		if (!f->ngx_scratch)
-			return SR_ENOMEM;
-	}
 	int err = setup(s);
 	if (!err)
 		err = follow_loop(s);

@@ -11,12 +11,17 @@
  *   follow_nginx.c  the nginx access-log decoder
  *   follow_commit.c commits on their own thread
  *   follow_write.c  the row writer thread
- *   follow_rate.c   records: decoding (the CSV decoder), steps 1 to 10
- *                   per record, duplicate keys and ledger deltas
+ *   follow_stage.c  the pure stage: decoding, parsing, rating and
+ *                   formatting records, on a thread of its own ahead of
+ *                   the follower when a read is large
+ *   follow_rate.c   records: the CSV decoder, and in input order the
+ *                   periods, duplicate keys, ledger deltas and outputs
  *   follow_out.c    the per-period output files and their recovery
  *   follow_close.c  closing a period into invoices
  *
- * Everything runs on one thread; nothing here allocates per record.
+ * The follower thread owns every ordered decision (duplicate claims,
+ * totals, outputs, commits); the stage, the row writer and the committer
+ * threads take work from it. Nothing here allocates per record.
  */
 #ifndef SR_FOLLOW_INTERNAL_H
 #define SR_FOLLOW_INTERNAL_H
@@ -204,25 +209,94 @@ struct sr__record {
 	uint32_t lines;
 };
 
+/* Where a decoder decodes records into: one per thread that decodes. */
+struct sr_nginx_scratch;
+#define SR_FOLLOW_FIELDS 1024
+struct sr__scratch {
+	struct sr_str *fields;        /* SR_FOLLOW_FIELDS */
+	char *bytes;                  /* SR_FOLLOW_BATCH * SR_SCRATCH_SIZE */
+	struct sr_nginx_scratch *ngx; /* SR_FOLLOW_BATCH; nginx only */
+};
+
 /*
  * A decoder turns an input's bytes into records. begin() reads what comes
- * before the records (a CSV header): 0 with *consumed and *lines, 1 when
- * it needs more bytes, or SR_EHEADER with a message. next() gives one
- * record, or SR_SPLIT_MORE; what it decodes into its scratch number slot
- * (0 .. SR_FOLLOW_BATCH - 1) stays valid until that slot is used again.
- * Both may keep state in the input.
+ * before the records (a CSV header), on the follower: 0 with *consumed and
+ * *lines, 1 when it needs more bytes, or SR_EHEADER with a message; it may
+ * keep state in the input. next() gives one record, or SR_SPLIT_MORE; what
+ * it decodes into sc's slot number slot (0 .. SR_FOLLOW_BATCH - 1) stays
+ * valid until that slot is used again. next() only reads f and in: it runs
+ * on the stage's thread while the follower goes on.
  */
 #define SR_FOLLOW_BATCH 16
 struct sr__decoder {
 	int (*begin)(struct sr__follow *f, struct sr__input *in, const char *p,
 	             size_t n, size_t *consumed, uint64_t *lines, char *msg,
 	             size_t msgcap);
-	void (*next)(struct sr__follow *f, struct sr__input *in, const char *p,
-	             size_t n, bool eof, unsigned slot, struct sr__record *r);
+	void (*next)(const struct sr__follow *f, const struct sr__input *in,
+	             struct sr__scratch *sc, const char *p, size_t n, bool eof,
+	             unsigned slot, struct sr__record *r);
 };
 
 extern const struct sr__decoder sr__csv_decoder;
 extern const struct sr__decoder sr__nginx_decoder;
+
+/* The month (year * 12 + month - 1) of an instant, UTC. */
+int64_t sr__month_of(int64_t instant);
+/* The duplicate key of s in month. */
+struct sr_key128 sr__follow_key(const struct sr_session *s, int64_t month);
+
+/* ---- The pure stage (follow_stage.c) ---- */
+
+/*
+ * One record as the stage leaves it: everything the follower needs to
+ * decide its outcome in input order, and nothing that points into a
+ * decoder's scratch. The stage rates every parsed record of a known
+ * period, even one that turns out closed or a duplicate: sr_rate() is
+ * pure, and the follower then drops the row.
+ */
+struct sr__staged {
+	const char *raw; /* in the job's bytes */
+	uint32_t raw_len;
+	uint8_t kind;     /* enum sr_split: record, empty or malformed */
+	uint8_t parse;    /* enum sr_reason of step 1 */
+	uint8_t why;      /* enum sr_reason of sr_rate(), steps 4 to 10 */
+	uint8_t ppv;      /* the item is a PPV content */
+	int32_t month;    /* -1: no period (outside 0001-01 .. 9999-12) */
+	uint32_t row_len; /* of its rated row, next in the block's text */
+	uint32_t subscriber;
+	const void *item; /* ledger item (rate or PPV content); NULL: none */
+	uint64_t units;
+	uint64_t line;
+	struct sr_key128 key;
+};
+
+/* Records of a job handed over together. */
+#define SR_STAGE_RECORDS 128
+struct sr__block {
+	struct sr__staged rec[SR_STAGE_RECORDS];
+	unsigned n;
+	struct sr_buf text; /* the rated rows of rec[], in order */
+	size_t consumed;    /* bytes of rec[] */
+	uint64_t line;      /* line number after the block */
+	bool last;          /* the job's last block (maybe empty) */
+	int err;
+};
+
+struct sr__stage;
+/* The stage of f (decoder, catalog, config), with its thread. */
+int sr__stage_start(struct sr__stage **out, const struct sr__follow *f);
+/* End the thread and free; accepts NULL. */
+void sr__stage_stop(struct sr__stage *st);
+/*
+ * The records in [p, p + n) of in, from line: decode, rate and format
+ * them and hand them, a block at a time in input order, to take() on the
+ * calling thread; a large job runs on the stage's thread meanwhile. The
+ * bytes and in stay untouched until it returns. Stops at the first error
+ * (of take or the stage) and returns it.
+ */
+int sr__stage_run(struct sr__stage *st, const struct sr__input *in,
+                  const char *p, size_t n, bool eof, uint64_t line,
+                  int (*take)(void *ctx, const struct sr__block *b), void *ctx);
 
 /* A duplicate key claimed since the last commit, and its period. */
 struct sr__mkey {
@@ -376,10 +450,10 @@ struct sr__follow {
 	size_t nkeys, keys_cap;
 	struct sr__deltas deltas;
 
-	struct sr_str *fields;
+	struct sr__stage *stage;
+	struct sr_str *fields; /* for headers */
 	char *scratch;
-	struct sr_nginx_scratch *ngx_scratch; /* SR_FOLLOW_NGINX */
-	bool pending;                         /* something to commit */
+	bool pending; /* something to commit */
 };
 
 /* Report an event to the caller, printf-style message. */

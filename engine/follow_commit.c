@@ -223,6 +223,7 @@ struct sr__committer {
 static void *committer_main(void *arg)
 {
 	struct sr__committer *c = arg;
+	pthread_setname_np(pthread_self(), "sr-commit"); /* for perf, top */
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		while (!c->quit && (!c->job || c->done))

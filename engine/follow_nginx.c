@@ -21,9 +21,9 @@ static int nginx_begin(struct sr__follow *f, struct sr__input *in,
 	return 0;
 }
 
-static void nginx_next(struct sr__follow *f, struct sr__input *in,
-                       const char *p, size_t n, bool eof, unsigned slot,
-                       struct sr__record *r)
+static void nginx_next(const struct sr__follow *f, const struct sr__input *in,
+                       struct sr__scratch *sc, const char *p, size_t n,
+                       bool eof, unsigned slot, struct sr__record *r)
 {
 	const char *lf = memchr(p, '\n', n);
 	size_t len = lf ? (size_t)(lf - p) + 1 : n;
@@ -38,8 +38,8 @@ static void nginx_next(struct sr__follow *f, struct sr__input *in,
 	    (uint32_t)(lf ? len - 1 - (len > 1 && p[len - 2] == '\r') : len);
 	r->consumed = (uint32_t)len;
 	r->lines = 1;
-	switch (sr_nginx_parse_line(f->cfg->nginx, p, len,
-	                            &f->ngx_scratch[slot], &r->s, &why)) {
+	switch (sr_nginx_parse_line(f->cfg->nginx, p, len, &sc->ngx[slot],
+	                            &r->s, &why)) {
 	case SR_NGINX_SESSION:
 		r->kind = SR_SPLIT_RECORD;
 		r->why = SR_REASON_NONE;

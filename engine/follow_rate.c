@@ -78,14 +78,16 @@ static int csv_begin(struct sr__follow *f, struct sr__input *in, const char *p,
 	return 0;
 }
 
-static void csv_next(struct sr__follow *f, struct sr__input *in, const char *p,
-                     size_t n, bool eof, unsigned slot, struct sr__record *r)
+static void csv_next(const struct sr__follow *f, const struct sr__input *in,
+                     struct sr__scratch *sc, const char *p, size_t n, bool eof,
+                     unsigned slot, struct sr__record *r)
 {
 	struct sr_csv_record rec;
 	uint32_t expect = in->header.nfields;
+	(void)f;
 	r->kind =
-	    sr__csv_split(p, n, eof, f->fields, expect, expect,
-	                  f->scratch + (size_t)slot * SR_SCRATCH_SIZE, &rec);
+	    sr__csv_split(p, n, eof, sc->fields, expect, expect,
+	                  sc->bytes + (size_t)slot * SR_SCRATCH_SIZE, &rec);
 	if (r->kind == SR_SPLIT_MORE)
 		return;
 	r->raw = rec.raw;
@@ -93,7 +95,7 @@ static void csv_next(struct sr__follow *f, struct sr__input *in, const char *p,
 	r->consumed = rec.consumed;
 	r->lines = rec.lines;
 	r->why = r->kind == SR_SPLIT_RECORD
-	             ? sr_session_parse(&in->header, f->fields, &r->s)
+	             ? sr_session_parse(&in->header, sc->fields, &r->s)
 	             : SR_REASON_NONE;
 }
 
@@ -101,7 +103,7 @@ const struct sr__decoder sr__csv_decoder = {csv_begin, csv_next};
 
 /* ---- Duplicate keys ---- */
 
-static struct sr_key128 key_of(const struct sr_session *s, int64_t month)
+struct sr_key128 sr__follow_key(const struct sr_session *s, int64_t month)
 {
 	char buf[2 * 128 + 1];
 	memcpy(buf, s->subscriber_id.ptr, s->subscriber_id.len);
@@ -232,45 +234,37 @@ static int deltas_grow(struct sr__deltas *d)
 	return 0;
 }
 
-/* The item a rated session counts under (NULL: included, nothing). */
-static const void *delta_item(const struct sr_rated *r)
+static void delta_prefetch(const struct sr__deltas *d,
+                           const struct sr__staged *r)
 {
-	return r->content->ppv ? (const void *)r->content
-	                       : (const void *)r->rate;
-}
-
-static void delta_prefetch(const struct sr__deltas *d, int64_t month,
-                           const struct sr_rated *r)
-{
-	const void *item = delta_item(r);
-	if (item && d->slots)
+	if (r->item && d->slots)
 		__builtin_prefetch(
-		    &d->slots[delta_slot(d, month, r->subscriber->index, item)],
+		    &d->slots[delta_slot(d, r->month, r->subscriber, r->item)],
 		    1);
 }
 
 /* Count a rated session as the batch ledger does: PPV purchases and usage
- * under a rate; an included session counts nothing. */
-static int delta_add(struct sr__deltas *d, int64_t month,
-                     const struct sr_rated *r)
+ * under a rate (the staged item); an included session counts nothing. */
+static int delta_add(struct sr__deltas *d, const struct sr__staged *r)
 {
-	const void *item = delta_item(r);
-	uint32_t sub = r->subscriber->index;
+	const void *item = r->item;
+	uint32_t sub = r->subscriber;
+	int64_t month = r->month;
 	if (!item)
 		return 0;
 	if ((d->n + 1) * 2 > d->mask + 1 && deltas_grow(d))
 		return SR_ENOMEM;
 	struct sr__delta *e = delta_probe(d, month, sub, item);
 	if (!e->item) {
-		*e = (struct sr__delta){
-		    .month = month,
-		    .subscriber = sub,
-		    .item = item,
-		    .kind = r->content->ppv ? SR_LEDGER_PPV : SR_LEDGER_USAGE};
+		*e = (struct sr__delta){.month = month,
+		                        .subscriber = sub,
+		                        .item = item,
+		                        .kind = r->ppv ? SR_LEDGER_PPV
+		                                       : SR_LEDGER_USAGE};
 		d->used[d->n++] = (uint32_t)(e - d->slots);
 	}
 	e->sessions++;
-	e->count += r->content->ppv ? 1 : r->units;
+	e->count += r->ppv ? 1 : r->units;
 	return 0;
 }
 
@@ -379,24 +373,19 @@ void sr__rate_finish(struct sr__follow *f)
 	f->deltas = (struct sr__deltas){0};
 }
 
-/* ---- Steps 1 to 10 ---- */
+/* ---- Steps 2 and 3, and the outcome, in input order ---- */
 
 /*
- * Records are decoded in batches and rated in a second pass, in input
- * order: the first pass finds each record's period and duplicate key and
- * prefetches the duplicate set's slot and the subscriber, so that those
- * cache misses overlap instead of queueing (as the batch workers do).
+ * The stage (follow_stage.c) has parsed, rated and formatted the records;
+ * what depends on the records before them happens here, strictly in input
+ * order: the period's outputs and whether it is closed, the duplicate
+ * claim, the ledger delta and the row or reject. The duplicate-set slot
+ * and the ledger slot of a record a few places ahead are prefetched, so
+ * that those cache misses overlap instead of queueing.
  */
-struct item {
-	struct sr__record r;
-	uint64_t line;         /* line of the record */
-	struct sr__fperiod *p; /* its period; NULL: none (or no record) */
-	struct sr_key128 key;  /* when p is open */
-	enum sr_reason why;    /* of steps 2 to 10 */
-	struct sr_rated rated; /* when why is none */
-};
+#define SR_AHEAD 8
 
-static int64_t month_of(int64_t instant)
+int64_t sr__month_of(int64_t instant)
 {
 	int64_t y;
 	unsigned m, d;
@@ -405,14 +394,14 @@ static int64_t month_of(int64_t instant)
 }
 
 static int reject(struct sr__follow *f, struct sr__fout *out,
-                  struct sr__input *in, const struct item *it,
+                  struct sr__input *in, const struct sr__staged *r,
                   enum sr_reason why)
 {
 	int err = sr__fout_ready(&f->outs, out);
 	size_t before = out->buf.len;
 	if (!err)
 		err = sr__emit_reject(&out->buf, in->field.data, in->field.len,
-		                      it->line, why, it->r.raw, it->r.raw_len);
+		                      r->line, why, r->raw, r->raw_len);
 	if (err)
 		return err;
 	sr__fout_added(&f->outs, out, before);
@@ -421,149 +410,148 @@ static int reject(struct sr__follow *f, struct sr__fout *out,
 	return 0;
 }
 
+/* The staged row of r into its period's rated file. */
 static int rated(struct sr__follow *f, struct sr__fperiod *p,
-                 const struct sr__record *r, const struct sr_rated *out)
+                 const struct sr__staged *r, const char *row)
 {
 	int err = sr__fout_ready(&f->outs, &p->rated);
-	size_t before = p->rated.buf.len;
 	if (!err)
-		err = sr__emit_rated(&p->rated.buf, &p->fmt, &r->s, out);
+		err = sr__buf_reserve(&p->rated.buf, r->row_len);
 	if (!err)
-		err = delta_add(&f->deltas, p->month, out);
+		err = delta_add(&f->deltas, r);
 	if (err)
 		return err;
+	size_t before = p->rated.buf.len;
+	sr__buf_put(&p->rated.buf, row, r->row_len);
 	sr__fout_added(&f->outs, &p->rated, before);
 	f->stats->rated++;
 	return 0;
 }
 
-/* Pass 1 for one parsed record: its period and key, and prefetches. */
-static int prepare(struct sr__follow *f, struct item *it)
-{
-	int64_t month = month_of(it->r.s.start);
-	it->p = NULL;
-	if (month < 12 || month > 9999 * 12 + 11)
-		return 0;
-	it->p = sr__fouts_period(&f->outs, f->state, month);
-	if (!it->p)
-		return SR_ENOMEM;
-	if (it->p->closed)
-		return 0;
-	it->key = key_of(&it->r.s, month);
-	sr__dedup_prefetch(&f->dedup, it->key);
-	sr_catalog_prefetch_subscriber(f->cat, it->r.s.subscriber_id.ptr,
-	                               it->r.s.subscriber_id.len, 0);
-	return 0;
-}
+/* Where a record goes and why: p NULL is rejects-unknown.csv. */
+struct verdict {
+	struct sr__fperiod *p;
+	enum sr_reason why;
+};
 
-/* Pass 2 for a parsed record: steps 2 and 3 with the record's period,
- * into it->why; prefetches the subscriber of a record still in. */
-static int judge(struct sr__follow *f, struct item *it)
+/* Steps 2 and 3 of a parsed record of a known period. */
+static int judge_period(struct sr__follow *f, const struct sr__staged *r,
+                        struct verdict *v)
 {
-	struct sr__fperiod *p = it->p;
+	struct sr__fperiod *p = sr__fouts_period(&f->outs, f->state, r->month);
 	bool first = false; /* claim() may fail before setting it */
-	if (!p) {
-		it->why = SR_REASON_OTHER_PERIOD;
-		return 0;
-	}
+	if (!p)
+		return SR_ENOMEM;
+	v->p = p;
 	if (p->closed) {
-		it->why = SR_REASON_PERIOD_CLOSED;
+		v->why = SR_REASON_PERIOD_CLOSED;
 		return 0;
 	}
 	p->touched = true;
-	int err = claim(f, it->key, f->dedup_pos++, &first);
+	int err = claim(f, r->key, f->dedup_pos++, &first);
 	if (!err && first)
-		err = remember_key(f, it->key, p->month);
-	it->why = first ? SR_REASON_NONE : SR_REASON_DUPLICATE;
-	if (first)
-		sr_catalog_prefetch_subscriber(f->cat,
-		                               it->r.s.subscriber_id.ptr,
-		                               it->r.s.subscriber_id.len, 1);
+		err = remember_key(f, r->key, p->month);
+	v->why = !first ? SR_REASON_DUPLICATE : (enum sr_reason)r->why;
 	return err;
 }
 
-/* Pass 2, second half: steps 4 to 10 for the records still in. */
-static void rate_item(struct sr__follow *f, struct item *it)
+/* Where a record goes and why (SR_REASON_NONE: rated). */
+static int judge(struct sr__follow *f, const struct sr__staged *r,
+                 struct verdict *v)
 {
-	if (it->r.kind != SR_SPLIT_RECORD || it->r.why || !it->p ||
-	    it->p->closed || it->why)
-		return;
-	it->why = sr_rate(f->cat, &it->r.s, &it->rated);
-	if (!it->why)
-		delta_prefetch(&f->deltas, it->p->month, &it->rated);
+	*v = (struct verdict){NULL, SR_REASON_NONE};
+	if (r->kind == SR_SPLIT_MALFORMED)
+		v->why = SR_REASON_MALFORMED_LINE;
+	else if (r->kind != SR_SPLIT_RECORD)
+		return 0;
+	else if (r->parse)
+		v->why = r->parse;
+	else if (r->month < 0)
+		v->why = SR_REASON_OTHER_PERIOD;
+	else
+		return judge_period(f, r, v);
+	return 0;
 }
 
-/* Pass 3: the outcome of every record, in input order. */
-static int emit(struct sr__follow *f, struct sr__input *in, struct item *it)
+/* The outcome of a judged record. */
+static int outcome(struct sr__follow *f, struct sr__input *in,
+                   const struct sr__staged *r, const struct verdict *v,
+                   const char *row)
 {
-	switch (it->r.kind) {
-	case SR_SPLIT_EMPTY:
+	if (r->kind == SR_SPLIT_EMPTY) {
 		f->stats->skipped++;
 		return 0;
-	case SR_SPLIT_MALFORMED:
-		f->stats->records++;
-		return reject(f, &f->outs.unknown, in, it,
-		              SR_REASON_MALFORMED_LINE);
-	default:
-		f->stats->records++;
-		if (it->r.why)
-			return reject(f, &f->outs.unknown, in, it, it->r.why);
-		if (!it->p)
-			return reject(f, &f->outs.unknown, in, it, it->why);
-		if (it->why)
-			return reject(f, &it->p->rejects, in, it, it->why);
-		return rated(f, it->p, &it->r, &it->rated);
 	}
+	f->stats->records++;
+	if (!v->p)
+		return reject(f, &f->outs.unknown, in, r, v->why);
+	if (v->why)
+		return reject(f, &v->p->rejects, in, r, v->why);
+	return rated(f, v->p, r, row);
 }
 
-/* Pass 1: decode up to a batch of records from [p + *off, p + n). */
-static int decode_batch(struct sr__follow *f, struct sr__input *in,
-                        const char *p, size_t n, bool eof, struct item *b,
-                        size_t *count, size_t *off, uint64_t *line)
+static void ahead(struct sr__follow *f, const struct sr__staged *r)
 {
-	size_t k = 0;
+	if (r->month < 0)
+		return;
+	sr__dedup_prefetch(&f->dedup, r->key);
+	delta_prefetch(&f->deltas, r);
+}
+
+struct take {
+	struct sr__follow *f;
+	struct sr__input *in;
+	size_t used;
+	uint64_t line;
+};
+
+/* Judge, then output, a batch of records at a time: the claims' atomic
+ * operations then do not wait behind the stores of the rows. */
+static int take_batch(struct take *t, const struct sr__block *b, unsigned i,
+                      unsigned k, const char **row)
+{
+	struct verdict v[SR_FOLLOW_BATCH];
 	int err = 0;
-	while (k < SR_FOLLOW_BATCH && *off < n && !err) {
-		struct item *it = &b[k];
-		f->dec->next(f, in, p + *off, n - *off, eof, (unsigned)k,
-		             &it->r);
-		if (it->r.kind == SR_SPLIT_MORE)
-			break;
-		it->line = *line;
-		it->p = NULL;
-		*off += it->r.consumed;
-		*line += it->r.lines;
-		if (it->r.kind == SR_SPLIT_RECORD && !it->r.why)
-			err = prepare(f, it);
-		k++;
+	for (unsigned j = 0; j < k && !err; j++) {
+		if (i + j + SR_AHEAD < b->n)
+			ahead(t->f, &b->rec[i + j + SR_AHEAD]);
+		err = judge(t->f, &b->rec[i + j], &v[j]);
 	}
-	*count = k;
+	for (unsigned j = 0; j < k && !err; j++) {
+		err = outcome(t->f, t->in, &b->rec[i + j], &v[j], *row);
+		*row += b->rec[i + j].row_len;
+	}
+	return err;
+}
+
+static int take_block(void *ctx, const struct sr__block *b)
+{
+	struct take *t = ctx;
+	const char *row = b->text.data;
+	int err = 0;
+	for (unsigned i = 0; i < b->n && i < SR_AHEAD; i++)
+		ahead(t->f, &b->rec[i]);
+	for (unsigned i = 0; i < b->n && !err; i += SR_FOLLOW_BATCH) {
+		unsigned k =
+		    b->n - i < SR_FOLLOW_BATCH ? b->n - i : SR_FOLLOW_BATCH;
+		err = take_batch(t, b, i, k, &row);
+	}
+	t->used += b->consumed;
+	t->line = b->line;
 	return err;
 }
 
 int sr__rate_bytes(struct sr__follow *f, struct sr__input *in, const char *p,
                    size_t n, bool eof, size_t *used)
 {
-	struct item batch[SR_FOLLOW_BATCH];
-	size_t off = 0, k = 1;
-	uint64_t line = in->line;
-	int err = 0;
-	while (off < n && k && !err) {
-		err = decode_batch(f, in, p, n, eof, batch, &k, &off, &line);
-		for (size_t i = 0; i < k && !err; i++)
-			if (batch[i].r.kind == SR_SPLIT_RECORD &&
-			    !batch[i].r.why)
-				err = judge(f, &batch[i]);
-		for (size_t i = 0; i < k && !err; i++)
-			rate_item(f, &batch[i]);
-		for (size_t i = 0; i < k && !err; i++)
-			err = emit(f, in, &batch[i]);
-	}
-	in->off += off;
-	in->line = line;
-	f->stats->bytes += off;
-	*used = off;
-	if (off) {
+	struct take t = {f, in, 0, in->line};
+	int err =
+	    sr__stage_run(f->stage, in, p, n, eof, in->line, take_block, &t);
+	in->off += t.used;
+	in->line = t.line;
+	f->stats->bytes += t.used;
+	*used = t.used;
+	if (t.used) {
 		in->dirty = true;
 		f->pending = true;
 	}

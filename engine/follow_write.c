@@ -72,6 +72,7 @@ static void recycle(struct sr__writer *w, struct sr_buf *b)
 static void *writer_main(void *arg)
 {
 	struct sr__writer *w = arg;
+	pthread_setname_np(pthread_self(), "sr-write"); /* for perf, top */
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		while (!w->n && !w->quit)
