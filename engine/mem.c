@@ -1,17 +1,17 @@
 /*
  * Tables are anonymous private mappings: zeroed by the kernel, advised to
- * use huge pages, then populated for writing in one madvise call (or by
- * touching every page when the kernel predates MADV_POPULATE_WRITE).
+ * use huge pages, then populated for writing by touching every page.
+ * MADV_POPULATE_WRITE would do the same in one call, but it holds the
+ * process's mmap lock the whole time, and every mmap meanwhile (a thread
+ * stack, a large malloc) waited: starting the second worker while the
+ * first populated its ledger took 155 ms. A touch is a page fault, which
+ * locks only its own mapping.
  */
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "mem.h"
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 void *sr__table_alloc(size_t size)
 {
@@ -23,11 +23,9 @@ void *sr__table_alloc(size_t size)
 		return NULL;
 	if (size >= (2u << 20))
 		madvise(p, size, MADV_HUGEPAGE);
-	if (madvise(p, size, MADV_POPULATE_WRITE) < 0) {
-		long page = sysconf(_SC_PAGESIZE);
-		for (size_t i = 0; i < size; i += (size_t)page)
-			((volatile char *)p)[i] = 0;
-	}
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	for (size_t i = 0; i < size; i += page)
+		((volatile char *)p)[i] = 0;
 	return p;
 }
 
