@@ -171,15 +171,28 @@ static int read_header(struct run *r, struct sr_source *src)
 }
 
 /*
- * Invoices are built in rounds: in each round every thread formats the
- * invoices of its own block of subscribers into its own buffers, then the
- * blocks are written in subscriber order. Memory stays bounded by a
- * round, and the output cannot depend on the threads.
+ * Invoices are built in blocks of subscribers: thread t of T builds blocks
+ * t, t + T, t + 2T... into its own buffers, then waits for its block's
+ * turn and writes it, so blocks reach the files in subscriber order while
+ * the other threads go on building. Memory stays bounded by a block per
+ * thread, and the output cannot depend on the threads.
  */
 #define SR_INVOICE_BLOCK 16384
 
-struct invoice_part {
+struct invoices {
 	struct run *r;
+	uint32_t nblocks, nc;
+	unsigned nthreads;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool ready;    /* nthreads is final: the threads have started */
+	uint32_t turn; /* the next block to write */
+	int err;       /* the first error, in block order */
+};
+
+struct invoice_part {
+	struct invoices *all;
+	unsigned t;
 	uint32_t first, last;
 	struct sr_buf json, csv;
 	sr_i128 *totals; /* per currency index */
@@ -187,30 +200,18 @@ struct invoice_part {
 	const struct sr_subscriber *failed;
 	int err;
 	pthread_t thread;
-	bool started;
 };
 
 static int on_invoice(void *ctx, const struct sr_invoice *inv)
 {
 	struct invoice_part *part = ctx;
-	int err = sr__emit_invoice_json(&part->json, &part->r->period, inv);
+	int err = sr__emit_invoice_json(&part->json, &part->all->r->period,
+	                                inv);
 	if (!err)
 		err = sr__emit_invoice_csv(&part->csv, inv);
 	part->totals[inv->currency_index] += inv->total;
 	part->count++;
 	return err;
-}
-
-static void *build_part(void *arg)
-{
-	struct invoice_part *part = arg;
-	struct run *r = part->r;
-	part->json.len = part->csv.len = 0;
-	part->err = sr_invoices_build_range(
-	    r->cat, &r->period, (const struct sr_ledger *const *)r->ledgers.l,
-	    r->ledgers.n, part->first, part->last, on_invoice, part,
-	    &part->failed);
-	return NULL;
 }
 
 /* Write a built part in order and add up its totals. */
@@ -237,46 +238,83 @@ static int write_part(struct run *r, struct invoice_part *part, uint32_t nc)
 	return err;
 }
 
+static void *build_parts(void *arg)
+{
+	struct invoice_part *part = arg;
+	struct invoices *all = part->all;
+	struct run *r = all->r;
+	uint32_t n = sr_catalog_nsubscribers(r->cat);
+
+	pthread_mutex_lock(&all->mu);
+	while (!all->ready)
+		pthread_cond_wait(&all->cv, &all->mu);
+	pthread_mutex_unlock(&all->mu);
+	for (uint32_t k = part->t; k < all->nblocks; k += all->nthreads) {
+		part->first = k * SR_INVOICE_BLOCK;
+		part->last = n - part->first > SR_INVOICE_BLOCK
+		                 ? part->first + SR_INVOICE_BLOCK
+		                 : n;
+		part->json.len = part->csv.len = 0;
+		part->err = sr_invoices_build_range(
+		    r->cat, &r->period,
+		    (const struct sr_ledger *const *)r->ledgers.l,
+		    r->ledgers.n, part->first, part->last, on_invoice, part,
+		    &part->failed);
+		pthread_mutex_lock(&all->mu);
+		while (all->turn != k && !all->err)
+			pthread_cond_wait(&all->cv, &all->mu);
+		if (!all->err)
+			all->err = write_part(r, part, all->nc);
+		all->turn++;
+		pthread_cond_broadcast(&all->cv);
+		pthread_mutex_unlock(&all->mu);
+		if (all->err)
+			break;
+	}
+	return NULL;
+}
+
 static int write_invoices(struct run *r, unsigned threads)
 {
 	uint32_t n = sr_catalog_nsubscribers(r->cat);
-	uint32_t nc = sr_catalog_ncurrencies(r->cat);
+	struct invoices all = {
+	    .r = r,
+	    .nblocks = (n + SR_INVOICE_BLOCK - 1) / SR_INVOICE_BLOCK,
+	    .nc = sr_catalog_ncurrencies(r->cat),
+	    .nthreads = threads,
+	    .mu = PTHREAD_MUTEX_INITIALIZER,
+	    .cv = PTHREAD_COND_INITIALIZER,
+	};
 	struct invoice_part *parts = calloc(threads, sizeof(*parts));
 	int err = parts ? 0 : SR_ENOMEM;
 
 	for (unsigned t = 0; !err && t < threads; t++) {
-		parts[t].r = r;
-		parts[t].totals = calloc(nc + 1, sizeof(*parts[t].totals));
+		parts[t].all = &all;
+		parts[t].t = t;
+		parts[t].totals = calloc(all.nc + 1, sizeof(*parts[t].totals));
 		if (!parts[t].totals)
 			err = SR_ENOMEM;
 	}
 	if (!err)
 		err = sr__out_write(&r->out[OUT_CSV], SR_INVOICES_CSV_HEADER,
 		                    strlen(SR_INVOICES_CSV_HEADER));
-	for (uint32_t at = 0; !err && at < n;) {
-		unsigned used = 0;
-		for (; used < threads && at < n; used++) {
-			struct invoice_part *part = &parts[used];
-			part->first = at;
-			part->last = n - at > SR_INVOICE_BLOCK
-			                 ? at + SR_INVOICE_BLOCK
-			                 : n;
-			at = part->last;
-			/* The caller's thread builds the first block itself. */
-			part->started =
-			    used > 0 && !pthread_create(&part->thread, NULL,
-			                                build_part, part);
-			if (used > 0 && !part->started)
-				build_part(part);
-		}
-		build_part(&parts[0]);
-		for (unsigned t = 0; t < used; t++) {
-			if (parts[t].started)
-				pthread_join(parts[t].thread, NULL);
-			parts[t].started = false;
-		}
-		for (unsigned t = 0; !err && t < used; t++)
-			err = write_part(r, &parts[t], nc);
+	/* The caller's thread builds as thread 0; when a thread cannot
+	 * start, the blocks are shared by those that did. */
+	if (!err) {
+		unsigned started = 1;
+		while (started < threads &&
+		       !pthread_create(&parts[started].thread, NULL,
+		                       build_parts, &parts[started]))
+			started++;
+		pthread_mutex_lock(&all.mu);
+		all.nthreads = started;
+		all.ready = true;
+		pthread_cond_broadcast(&all.cv);
+		pthread_mutex_unlock(&all.mu);
+		build_parts(&parts[0]);
+		for (unsigned t = 1; t < started; t++)
+			pthread_join(parts[t].thread, NULL);
+		err = all.err;
 	}
 	for (unsigned t = 0; parts && t < threads; t++) {
 		sr__buf_finish(&parts[t].json);
