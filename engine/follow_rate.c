@@ -348,15 +348,70 @@ int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job)
 	return 0;
 }
 
+/*
+ * The state's key order as an integer: period, subscriber index, PPV
+ * before usage. Deltas equal on it differ only in their item.
+ */
+static uint64_t ord_key(const struct sr__delta *e)
+{
+	return (uint64_t)e->month << 33 | (uint64_t)e->subscriber << 1 |
+	       (e->kind != SR_LEDGER_PPV);
+}
+
+/* LSD radix sort of a[] by ord_key, one pass per byte that differs; the
+ * deltas move whole, so every pass reads and writes in sequence. */
+static void radix_sort(struct sr__delta *a, struct sr__delta *tmp, size_t n)
+{
+	uint64_t all_or = 0, all_and = ~0ull;
+	for (size_t i = 0; i < n; i++) {
+		all_or |= ord_key(&a[i]);
+		all_and &= ord_key(&a[i]);
+	}
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		size_t count[257] = {0};
+		if (!((all_or ^ all_and) >> shift & 0xFF))
+			continue; /* the same byte everywhere */
+		for (size_t i = 0; i < n; i++)
+			count[(ord_key(&a[i]) >> shift & 0xFF) + 1]++;
+		for (unsigned b = 0; b < 256; b++)
+			count[b + 1] += count[b];
+		for (size_t i = 0; i < n; i++)
+			tmp[count[ord_key(&a[i]) >> shift & 0xFF]++] = a[i];
+		memcpy(a, tmp, n * sizeof(*a));
+	}
+}
+
+/* Within each run of equal ord_key, the items in the state's order. */
+static void sort_items(struct sr__delta *a, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct sr__delta x = a[i];
+		uint64_t k = ord_key(&x);
+		size_t j = i;
+		while (j > 0 && ord_key(&a[j - 1]) == k &&
+		       cmp_delta(&a[j - 1], &x) > 0) {
+			a[j] = a[j - 1];
+			j--;
+		}
+		a[j] = x;
+	}
+}
+
 int sr__rate_job_deltas(struct sr__job *job)
 {
 	size_t n = job->nraw;
+	struct sr__delta *tmp = malloc((n + 1) * sizeof(*tmp));
 	job->deltas = malloc((n + 1) * sizeof(*job->deltas));
 	job->texts = malloc((n + 1) * 8);
-	if (!job->deltas || !job->texts)
+	if (!tmp || !job->deltas || !job->texts) {
+		free(tmp);
 		return SR_ENOMEM;
-	if (n)
-		qsort(job->raw, n, sizeof(*job->raw), cmp_delta);
+	}
+	/* A radix sort on the integer part of the order: qsort() with
+	 * cmp_delta() took a fifth of the committer's time on a backlog. */
+	radix_sort(job->raw, tmp, n);
+	sort_items(job->raw, n);
+	free(tmp);
 	for (size_t i = 0; i < n; i++)
 		state_delta(job->cat, &job->raw[i], &job->deltas[i],
 		            job->texts + 8 * i);
