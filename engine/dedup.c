@@ -33,16 +33,35 @@ struct sr_key128 sr__dedup_key(struct sr_str subscriber, struct sr_str session)
 	return k;
 }
 
-int sr__dedup_init(struct sr_dedup *d, size_t expect)
+static int init(struct sr_dedup *d, size_t expect, bool populate)
 {
 	size_t n = 1024;
 	while (n / 4 * 3 < expect)
 		n *= 2;
-	d->slots = sr__table_alloc(n * 2 * sizeof(*d->slots));
+	size_t bytes = n * 2 * sizeof(*d->slots);
+	d->slots = populate ? sr__table_alloc(bytes) : sr__table_map(bytes);
 	if (!d->slots)
 		return SR_ENOMEM;
 	d->mask = n - 1;
 	return 0;
+}
+
+int sr__dedup_init(struct sr_dedup *d, size_t expect)
+{
+	return init(d, expect, true);
+}
+
+int sr__dedup_init_shared(struct sr_dedup *d, size_t expect)
+{
+	return init(d, expect, false);
+}
+
+void sr__dedup_touch(struct sr_dedup *d, unsigned share, unsigned shares)
+{
+	size_t bytes = (d->mask + 1) * 2 * sizeof(*d->slots);
+	sr__table_touch(d->slots, bytes / shares * share,
+	                share + 1 == shares ? bytes
+	                                    : bytes / shares * (share + 1));
 }
 
 void sr__dedup_finish(struct sr_dedup *d)

@@ -36,6 +36,10 @@ struct sr_dedup {
 struct sr_key128 sr__dedup_key(struct sr_str subscriber, struct sr_str session);
 
 int sr__dedup_init(struct sr_dedup *d, size_t expect);
+/* The same, its pages populated later by the threads that claim, each
+ * calling sr__dedup_touch() for its share once it may claim. */
+int sr__dedup_init_shared(struct sr_dedup *d, size_t expect);
+void sr__dedup_touch(struct sr_dedup *d, unsigned share, unsigned shares);
 void sr__dedup_finish(struct sr_dedup *d);
 /* Slots a set of this size may fill before it must grow. */
 static inline size_t sr__dedup_capacity(const struct sr_dedup *d)

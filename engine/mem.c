@@ -13,19 +13,29 @@
 
 #include "mem.h"
 
-void *sr__table_alloc(size_t size)
+void *sr__table_map(size_t size)
 {
-	if (!size)
-		size = 1;
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	if (size >= (2u << 20))
 		madvise(p, size, MADV_HUGEPAGE);
+	return p;
+}
+
+void sr__table_touch(void *p, size_t from, size_t to)
+{
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	for (size_t i = 0; i < size; i += page)
+	for (size_t i = from - from % page; i < to; i += page)
 		((volatile char *)p)[i] = 0;
+}
+
+void *sr__table_alloc(size_t size)
+{
+	void *p = sr__table_map(size);
+	if (p)
+		sr__table_touch(p, 0, size);
 	return p;
 }
 

@@ -193,8 +193,17 @@ static void *worker_main(void *arg)
 	                             &w->p->dedup,
 	                             (size_t)sr_catalog_nsubscribers(cfg->cat) *
 	                                 4);
+	bool touched = false;
 	for (;;) {
 		struct slot *s = sr__ring_pop_wait(&w->in);
+		/* The duplicate set is populated by the workers, each its
+		 * share once it holds a chunk: the set cannot grow then. */
+		if (s != &STOP && !touched) {
+			sr__dedup_touch(&w->p->dedup,
+			                (unsigned)(w - w->p->workers),
+			                w->p->nworkers);
+			touched = true;
+		}
 		if (s == &STOP) {
 			/* Every chunk is in: group the totals for the
 			 * invoices here, in parallel. */
@@ -923,8 +932,9 @@ static int setup(struct pipeline *p)
 	p->split_scratch = malloc(SR_SCRATCH_SIZE);
 	if (!p->split_fields || !p->split_scratch)
 		return SR_ENOMEM;
-	/* Sized for clean input of about 100 bytes a record; it grows. */
-	int err = sr__dedup_init(&p->dedup, bytes / 96 + 4096);
+	/* Sized for clean input of about 100 bytes a record; it grows.
+	 * The workers populate it, in parallel. */
+	int err = sr__dedup_init_shared(&p->dedup, bytes / 96 + 4096);
 	if (!err)
 		err = sr__chunk_ctx_init(&p->commit_ctx, cfg->cat, cfg->period,
 		                         &p->dedup, 0);
