@@ -3,7 +3,7 @@
 #  - build-asan: AddressSanitizer (LeakSanitizer on) and
 #    UndefinedBehaviorSanitizer, every report fatal; the whole suite;
 #  - build-tsan: ThreadSanitizer; the tests that run the rating pipeline
-#    (rate_e2e, kat, faults, hostile).
+#    (rate_e2e, kat, faults, hostile) and follow's threads (follow).
 # A report fails the run even when a test script ignored the exit status
 # of the program that made it (a killed run, an expected failure): every
 # report is also written under BUILD/sanitizer-logs/, and any file there
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 bash tools/deps.sh
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(asan tsan)
-pipeline_tests=(rate_e2e kat faults hostile)
+pipeline_tests=(rate_e2e kat faults hostile follow)
 
 setup() { # dir sanitizer
 	if [ ! -f "$1/build.ninja" ]; then
