@@ -18,7 +18,8 @@ void *sr__table_alloc(size_t size);
 /* The same, not populated yet: its users populate their shares of it
  * with sr__table_touch(), in parallel. */
 void *sr__table_map(size_t size);
-/* Populate bytes [from, to) of a table. */
+/* Populate bytes [from, to) of a table, leaving its contents as they
+ * are even while other threads use it. */
 void sr__table_touch(void *p, size_t from, size_t to);
 /* Free a table of size bytes; accepts NULL. */
 void sr__table_free(void *p, size_t size);

@@ -77,6 +77,24 @@ for t in 1 2 3 8; do
 	done
 done
 
+# 2b. A file fed again after others: every record of the copy is a
+# duplicate, claimed while the workers are still starting up (a worker
+# that populated its share of the duplicate set with stores erased keys
+# the other had just claimed: two duplicates were rated, with 2 threads
+# only). Checked against the oracle, several times per thread count.
+workload dup --seed 7 --edge 10 --subscribers 300 --sessions 40000 \
+	--files 3 --period 2024-03
+cp "$tmp/dup/sessions-1.csv" "$tmp/dup/sessions-4.csv"
+python3 "$oracle" rate --catalog "$tmp/dup/catalog" --period 2024-03 \
+	--out "$tmp/dup/ref" "$tmp/dup"/sessions-*.csv
+for t in 1 2 3 8; do
+	for i in 1 2 3; do
+		rate dup "$tmp/m" --threads "$t"
+		same_outputs "$tmp/m" "$tmp/dup/ref" "re-fed file, threads $t"
+		rm -rf "$tmp/m"
+	done
+done
+
 # 3. Standard input gives the same as a file (file name '-' in rejects).
 "$bin" rate --db "$tmp/w2/db" --period 2024-03 --out "$tmp/stdin" - \
 	< "$tmp/w2/sessions-1.csv"
