@@ -47,8 +47,6 @@ extern const char *const *const sr__file_columns[SR__NFILES];
 /* Size of each file's row struct. */
 extern const size_t sr__row_size[SR__NFILES];
 
-/* Longest id the contract allows. */
-#define SR_ID_MAX 128
 /* Band bounds are minutes of the local day; 1440 is "24:00". */
 #define SR_DAY_MINUTES 1440
 

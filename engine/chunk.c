@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "chunk.h"
+#include "columns.h"
 #include "csv.h"
 #include "streamrate/error.h"
 #include "streamrate/rate.h"
@@ -194,7 +195,8 @@ static void split_one(struct sr_chunk_ctx *ctx, const struct sr_chunk *c,
 	*line += it->rec.lines;
 	if (it->kind != SR_SPLIT_RECORD)
 		return;
-	it->why = sr_session_parse(c->header, ctx->fields, &it->s);
+	it->why = sr__session_parse(c->header, ctx->fields, it->rec.clean,
+	                            &it->s);
 	it->s.plain = plain_ids(c->header, it->rec.quoted);
 	if (!it->why && !sr_period_holds(ctx->period, it->s.start))
 		it->why = SR_REASON_OTHER_PERIOD;

@@ -40,6 +40,7 @@ static enum sr_split malformed(const char *p, size_t n, bool eof,
 	rec->raw_len = (uint32_t)(len - (lf && len > 0 && p[len - 1] == '\r'));
 	rec->lines = 1;
 	rec->nfields = 0;
+	rec->clean = false;
 	return SR_SPLIT_MALFORMED;
 }
 
@@ -74,7 +75,7 @@ static enum sr_split finish(const char *p, size_t n, bool eof, size_t i,
  * split and whose last field starts at f. */
 static enum sr_split plain_end(const char *p, const char *lf, const char *f,
                                uint32_t nf, struct sr_str *fields,
-                               uint32_t cap, uint32_t expect,
+                               uint32_t cap, uint32_t expect, bool clean,
                                struct sr_csv_record *rec)
 {
 	size_t len = (size_t)(lf - p);
@@ -90,6 +91,7 @@ static enum sr_split plain_end(const char *p, const char *lf, const char *f,
 	rec->lines = 1;
 	rec->nfields = nf;
 	rec->quoted = 0;
+	rec->clean = clean;
 	return SR_SPLIT_RECORD;
 }
 
@@ -100,9 +102,10 @@ static enum sr_split plain_end(const char *p, const char *lf, const char *f,
  * The common case: a whole line without any quote, split in one pass over
  * 16-byte blocks, each compared at once with LF, comma and quote into
  * three bit masks. The line's commas are then read off the mask, where a
- * memchr per field cost a call each (437 instructions a record, split
- * then at about 100). Returns SR_SPLIT_MORE when the case does not apply,
- * and the general splitter decides.
+ * memchr per field cost a call each. The same pass notes whether the line
+ * holds a control byte, so that the id checks of the session's columns
+ * need not look at every byte again. Returns SR_SPLIT_MORE when the case
+ * does not apply, and the general splitter decides.
  */
 static enum sr_split plain_line(const char *p, size_t n, struct sr_str *fields,
                                 uint32_t cap, uint32_t expect,
@@ -110,30 +113,45 @@ static enum sr_split plain_line(const char *p, size_t n, struct sr_str *fields,
 {
 	size_t window = n < SR_RECORD_MAX + 2 ? n : SR_RECORD_MAX + 2;
 	const __m128i lf_v = _mm_set1_epi8('\n'), comma_v = _mm_set1_epi8(','),
-	              quote_v = _mm_set1_epi8('"');
+	              quote_v = _mm_set1_epi8('"'), low_v = _mm_set1_epi8(0x1F),
+	              del_v = _mm_set1_epi8(0x7F);
 	const char *f = p;
 	uint32_t nf = 0;
+	bool dirty = false; /* a control byte before the line end */
 
 	for (size_t i = 0; i < window; i += 16) {
 		__m128i v;
+		unsigned valid = 0xFFFF;
 		if (i + 16 <= window) {
 			v = _mm_loadu_si128((const __m128i *)(p + i));
 		} else {
 			/* The last block, never read past the window: its
-			 * missing bytes are zeros, which match nothing. */
+			 * missing bytes are zeros, outside the valid bits. */
 			char tail[16] = {0};
 			memcpy(tail, p + i, window - i);
 			v = _mm_loadu_si128((const __m128i *)tail);
+			valid = (1u << (window - i)) - 1;
 		}
 		unsigned lfs = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf_v));
 		unsigned commas =
 		    (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma_v));
 		unsigned quotes =
 		    (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote_v));
+		/* Control bytes: b <= 0x1F unsigned, or 0x7F. */
+		unsigned ctl = valid & (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmpeq_epi8(_mm_min_epu8(v, low_v), v),
+		    _mm_cmpeq_epi8(v, del_v)));
 		if (lfs) {
 			unsigned before = (lfs & -lfs) - 1;
 			commas &= before;
 			quotes &= before;
+			ctl &= before;
+		}
+		/* Rare: a control byte, allowed only as the CR of CR LF. */
+		for (; ctl; ctl &= ctl - 1) {
+			const char *q = p + i + __builtin_ctz(ctl);
+			dirty |= !(*q == '\r' && q + 1 < p + window &&
+			           q[1] == '\n');
 		}
 		if (quotes)
 			return SR_SPLIT_MORE;
@@ -144,9 +162,11 @@ static enum sr_split plain_line(const char *p, size_t n, struct sr_str *fields,
 			fields[nf++] = (struct sr_str){f, (uint32_t)(comma - f)};
 			f = comma + 1;
 		}
-		if (lfs)
-			return plain_end(p, p + i + __builtin_ctz(lfs), f, nf,
-			                 fields, cap, expect, rec);
+		if (lfs) {
+			const char *lf = p + i + __builtin_ctz(lfs);
+			return plain_end(p, lf, f, nf, fields, cap, expect,
+			                 !dirty, rec);
+		}
 	}
 	return SR_SPLIT_MORE;
 }
@@ -170,7 +190,7 @@ static enum sr_split plain_line(const char *p, size_t n, struct sr_str *fields,
 			return SR_SPLIT_MORE;
 		fields[nf++] = (struct sr_str){f, (uint32_t)(comma - f)};
 	}
-	return plain_end(p, lf, f, nf, fields, cap, expect, rec);
+	return plain_end(p, lf, f, nf, fields, cap, expect, false, rec);
 }
 
 #endif
@@ -187,6 +207,7 @@ enum sr_split sr__csv_split(const char *p, size_t n, bool eof,
 	    plain_line(p, n, fields, cap, expect, rec) == SR_SPLIT_RECORD)
 		return SR_SPLIT_RECORD;
 	rec->quoted = 0;
+	rec->clean = false;
 
 	for (;;) {
 		if (i > SR_RECORD_MAX + 1)

@@ -34,6 +34,9 @@ struct sr_csv_record {
 	/* Bit i set: field i was quoted (only quoted fields can hold a comma
 	 * or a quote); fields past 63 count as quoted. */
 	uint64_t quoted;
+	/* No control byte (0x00-0x1F, 0x7F) in raw: known for plain lines
+	 * only, false when unknown. */
+	bool clean;
 };
 
 /*

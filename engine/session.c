@@ -65,7 +65,7 @@ int sr_header_init(struct sr_header *h, const struct sr_str *names, uint32_t n,
 
 bool sr__valid_id(struct sr_str s)
 {
-	return s.len >= 1 && s.len <= 128 && !sr__has_control(s.ptr, s.len);
+	return s.len >= 1 && s.len <= SR_ID_MAX && !sr__has_control(s.ptr, s.len);
 }
 
 bool sr__parse_count(struct sr_str s, uint64_t max, uint64_t *out)
@@ -106,20 +106,28 @@ bool sr__parse_quality(struct sr_str s, uint8_t *q)
 	return true;
 }
 
-static bool parse_column(int c, struct sr_str v, struct sr_session *s)
+/* An id of a record known to hold no control byte needs only its length
+ * checked. */
+static bool id_ok(struct sr_str v, bool clean)
+{
+	return clean ? v.len >= 1 && v.len <= SR_ID_MAX : sr__valid_id(v);
+}
+
+static bool parse_column(int c, struct sr_str v, struct sr_session *s,
+                         bool clean)
 {
 	uint64_t n;
 
 	switch (c) {
 	case SR_COL_SESSION_ID:
 		s->session_id = v;
-		return sr__valid_id(v);
+		return id_ok(v, clean);
 	case SR_COL_SUBSCRIBER_ID:
 		s->subscriber_id = v;
-		return sr__valid_id(v);
+		return id_ok(v, clean);
 	case SR_COL_CONTENT_ID:
 		s->content_id = v;
-		return sr__valid_id(v);
+		return id_ok(v, clean);
 	case SR_COL_START:
 		return sr__parse_rfc3339(v.ptr, v.len, &s->start) == 0;
 	case SR_COL_DURATION_S:
@@ -134,16 +142,23 @@ static bool parse_column(int c, struct sr_str v, struct sr_session *s)
 	}
 }
 
-enum sr_reason sr_session_parse(const struct sr_header *h,
-                                const struct sr_str *fields,
-                                struct sr_session *s)
+enum sr_reason sr__session_parse(const struct sr_header *h,
+                                 const struct sr_str *fields, bool clean,
+                                 struct sr_session *s)
 {
 	s->plain = 0;
 	for (int k = 0; k < SR_COL_REQUIRED; k++) {
 		int c = h->check_order[k];
-		if (!parse_column(c, fields[h->field[c]], s))
+		if (!parse_column(c, fields[h->field[c]], s, clean))
 			return (enum sr_reason)(SR_REASON_MALFORMED_SESSION_ID +
 			                        c);
 	}
 	return SR_REASON_NONE;
+}
+
+enum sr_reason sr_session_parse(const struct sr_header *h,
+                                const struct sr_str *fields,
+                                struct sr_session *s)
+{
+	return sr__session_parse(h, fields, false, s);
 }
