@@ -149,11 +149,16 @@ sr_catalog_subscriber_at(const struct sr_catalog *cat, uint32_t index)
 	return index < cat->nsubscribers ? &cat->subscribers[index] : NULL;
 }
 
-const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
-                                                  const char *id, size_t len)
+uint64_t sr_catalog_id_hash(const char *id, size_t len)
+{
+	return sr__hash_id((struct sr_str){id, (uint32_t)len});
+}
+
+const struct sr_subscriber *
+sr_catalog_subscriber_h(const struct sr_catalog *cat, const char *id,
+                        size_t len, uint64_t h)
 {
 	struct sr_str key = {id, (uint32_t)len};
-	uint64_t h = sr__hash_id(key);
 	uint32_t pos = (uint32_t)h, i;
 	if (len > SR_ID_MAX)
 		return NULL;
@@ -163,10 +168,16 @@ const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
 	return NULL;
 }
 
-void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
-				    const char *id, size_t len, int step)
+const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
+                                                  const char *id, size_t len)
 {
-	uint64_t h = sr__hash_id((struct sr_str){id, (uint32_t)len});
+	return sr_catalog_subscriber_h(cat, id, len,
+	                               sr_catalog_id_hash(id, len));
+}
+
+void sr_catalog_prefetch_subscriber_h(const struct sr_catalog *cat,
+                                      uint64_t h, int step)
+{
 	const struct sr__slot *s =
 		&cat->subscriber_ids.slots[(uint32_t)h & cat->subscriber_ids.mask];
 	if (step == 0) {
@@ -179,6 +190,13 @@ void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
 		__builtin_prefetch(sub->subs);
 		__builtin_prefetch(sub->id.ptr + sub->id.len - 1);
 	}
+}
+
+void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
+				    const char *id, size_t len, int step)
+{
+	sr_catalog_prefetch_subscriber_h(cat, sr_catalog_id_hash(id, len),
+	                                 step);
 }
 
 const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,

@@ -161,6 +161,7 @@ struct item {
 	struct sr_csv_record rec;
 	struct sr_session s;
 	struct sr_key128 key;
+	uint64_t sub_hash; /* of the subscriber id, for its lookups */
 	struct sr_rated rated;
 };
 
@@ -204,8 +205,9 @@ static void split_one(struct sr_chunk_ctx *ctx, const struct sr_chunk *c,
 		return;
 	it->key = sr__dedup_key(it->s.subscriber_id, it->s.session_id);
 	sr__dedup_prefetch(ctx->dedup, it->key);
-	sr_catalog_prefetch_subscriber(ctx->cat, it->s.subscriber_id.ptr,
-	                               it->s.subscriber_id.len, 0);
+	it->sub_hash = sr_catalog_id_hash(it->s.subscriber_id.ptr,
+	                                  it->s.subscriber_id.len);
+	sr_catalog_prefetch_subscriber_h(ctx->cat, it->sub_hash, 0);
 }
 
 /* Stage 2: claim in the duplicate set (step 3). */
@@ -229,8 +231,7 @@ static int claim_one(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 		return 0;
 	}
 	it->claimed = true;
-	sr_catalog_prefetch_subscriber(ctx->cat, it->s.subscriber_id.ptr,
-	                               it->s.subscriber_id.len, 1);
+	sr_catalog_prefetch_subscriber_h(ctx->cat, it->sub_hash, 1);
 	return 0;
 }
 
@@ -238,9 +239,7 @@ static int claim_one(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 static void look_one(struct sr_chunk_ctx *ctx, const struct item *it)
 {
 	if (it->claimed)
-		sr_catalog_prefetch_subscriber(ctx->cat,
-		                               it->s.subscriber_id.ptr,
-		                               it->s.subscriber_id.len, 2);
+		sr_catalog_prefetch_subscriber_h(ctx->cat, it->sub_hash, 2);
 }
 
 /* Stage 4: rate (steps 4 to 10); prefetch the ledger slot. */
@@ -248,7 +247,10 @@ static void rate_one(struct sr_chunk_ctx *ctx, struct item *it)
 {
 	if (!it->claimed)
 		return;
-	it->why = sr_rate(ctx->cat, &it->s, &it->rated);
+	const struct sr_subscriber *sub = sr_catalog_subscriber_h(
+	    ctx->cat, it->s.subscriber_id.ptr, it->s.subscriber_id.len,
+	    it->sub_hash);
+	it->why = sr_rate_for(ctx->cat, &it->s, sub, &it->rated);
 	if (!it->why) {
 		struct sr_ledger_delta d;
 		sr_ledger_delta_of(&it->rated, &d);

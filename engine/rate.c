@@ -98,11 +98,21 @@ static enum sr_reason charge_of(const struct sr_rate *r,
 enum sr_reason sr_rate(const struct sr_catalog *cat, const struct sr_session *s,
                        struct sr_rated *out)
 {
+	return sr_rate_for(cat, s,
+	                   sr_catalog_subscriber(cat, s->subscriber_id.ptr,
+	                                         s->subscriber_id.len),
+	                   out);
+}
+
+enum sr_reason sr_rate_for(const struct sr_catalog *cat,
+                           const struct sr_session *s,
+                           const struct sr_subscriber *subscriber,
+                           struct sr_rated *out)
+{
 	memset(out, 0, sizeof(*out));
 	out->band = SR_NONE;
 
-	out->subscriber = sr_catalog_subscriber(cat, s->subscriber_id.ptr,
-	                                        s->subscriber_id.len);
+	out->subscriber = subscriber;
 	if (!out->subscriber)
 		return SR_REASON_UNKNOWN_SUBSCRIBER;
 	out->subscription = in_force(out->subscriber, s->start);

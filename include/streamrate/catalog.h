@@ -163,6 +163,12 @@ sr_catalog_subscriber_at(const struct sr_catalog *cat, uint32_t index);
 /* Lookups by id; NULL when unknown. */
 const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
 						  const char *id, size_t len);
+/* The hash of an id in the view's tables, and the lookup given it: a
+ * caller that hashes once can prefetch and look up without hashing again. */
+uint64_t sr_catalog_id_hash(const char *id, size_t len);
+const struct sr_subscriber *
+sr_catalog_subscriber_h(const struct sr_catalog *cat, const char *id,
+                        size_t len, uint64_t hash);
 const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
 					    const char *id, size_t len);
 
@@ -175,6 +181,9 @@ const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
  */
 void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
 				    const char *id, size_t len, int step);
+/* The same given sr_catalog_id_hash(id). */
+void sr_catalog_prefetch_subscriber_h(const struct sr_catalog *cat,
+                                      uint64_t hash, int step);
 
 /* PPV price of content in currency: 0 and *price, or SR_ENOTFOUND. */
 int sr_catalog_ppv_price(const struct sr_catalog *cat,

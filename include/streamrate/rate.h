@@ -49,5 +49,11 @@ struct sr_rated {
  */
 enum sr_reason sr_rate(const struct sr_catalog *cat, const struct sr_session *s,
                        struct sr_rated *out);
+/* sr_rate() given the subscriber of s already looked up (NULL: unknown),
+ * for callers that looked it up ahead. */
+enum sr_reason sr_rate_for(const struct sr_catalog *cat,
+                           const struct sr_session *s,
+                           const struct sr_subscriber *subscriber,
+                           struct sr_rated *out);
 
 #endif
