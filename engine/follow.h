@@ -203,6 +203,7 @@ struct sr__record {
 	enum sr_split kind;
 	enum sr_reason why; /* parse result of a SR_SPLIT_RECORD */
 	struct sr_session s;
+	uint64_t sub_hash; /* of s.subscriber_id once parsed (the stage's) */
 	const char *raw;
 	uint32_t raw_len;
 	uint32_t consumed;

@@ -19,6 +19,7 @@
 #include <xxhash.h>
 
 #include "civil.h"
+#include "columns.h"
 #include "follow.h"
 #include "mem.h"
 #include "streamrate/error.h"
@@ -95,7 +96,8 @@ static void csv_next(const struct sr__follow *f, const struct sr__input *in,
 	r->consumed = rec.consumed;
 	r->lines = rec.lines;
 	r->why = r->kind == SR_SPLIT_RECORD
-	             ? sr_session_parse(&in->header, sc->fields, &r->s)
+	             ? sr__session_parse(&in->header, sc->fields, rec.clean,
+	                                 &r->s)
 	             : SR_REASON_NONE;
 }
 

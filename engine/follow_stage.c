@@ -156,6 +156,9 @@ static bool decode_one(struct sr__stage *st, struct cursor *c, unsigned slot,
 		return false;
 	}
 	stage_one(st, r, s, c->line);
+	if (s->month >= 0)
+		r->sub_hash = sr_catalog_id_hash(r->s.subscriber_id.ptr,
+		                                 r->s.subscriber_id.len);
 	c->off += r->consumed;
 	c->line += r->lines;
 	return true;
@@ -166,9 +169,7 @@ static void prefetch(struct sr__stage *st, const struct sr__record *r,
                      const struct sr__staged *s, int step)
 {
 	if (s->month >= 0)
-		sr_catalog_prefetch_subscriber(st->f->cat,
-		                               r->s.subscriber_id.ptr,
-		                               r->s.subscriber_id.len, step);
+		sr_catalog_prefetch_subscriber_h(st->f->cat, r->sub_hash, step);
 }
 
 /* Rate a record of a known period and format its row. */
@@ -178,7 +179,10 @@ static int rate_one(struct sr__stage *st, const struct sr__record *r,
 	struct sr_rated o;
 	if (s->month < 0)
 		return 0;
-	s->why = (uint8_t)sr_rate(st->f->cat, &r->s, &o);
+	const struct sr_subscriber *sub = sr_catalog_subscriber_h(
+	    st->f->cat, r->s.subscriber_id.ptr, r->s.subscriber_id.len,
+	    r->sub_hash);
+	s->why = (uint8_t)sr_rate_for(st->f->cat, &r->s, sub, &o);
 	if (s->why)
 		return 0;
 	const struct sr_rowfmt *fmt = month_fmt(st, s->month);
