@@ -48,12 +48,14 @@ for t in $threads; do
 	out="$work/out-$t"
 	rm -rf "$out"
 	/usr/bin/time -f "%e %M" -o "$work/time" "$bin" rate --db "$data/db" \
-		--period 2024-03 --out "$out" --threads "$t" "${files[@]}"
+		--period 2024-03 --out "$out" --threads "$t" --verbose \
+		"${files[@]}" 2> "$work/phases" || { cat "$work/phases"; exit 1; }
 	read -r secs kb < "$work/time"
 	records=$(sed 's/.*"records":\([0-9]*\).*/\1/' "$out/summary.json")
 	awk -v t="$t" -v s="$secs" -v r="$records" -v b="$bytes" -v kb="$kb" 'BEGIN {
 		printf "threads %s: %.2f s, %.0f records/s, %.0f MB/s, peak RSS %.0f MiB\n",
 			t, s, r / s, b / s / 1e6, kb / 1024 }'
+	sed -n 's/.* s: /  phases: /p' "$work/phases"
 	if [ -z "$first" ]; then
 		first=$out
 	else
