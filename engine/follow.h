@@ -125,6 +125,7 @@ struct sr__input {
 	struct sr__ident id; /* current content; fp is computed at commit */
 	char head[SR_FP_MAX];
 	uint32_t head_len; /* first bytes of the content, for fp */
+	int64_t since_ns;  /* wall clock when the content was first opened */
 	uint64_t off;      /* first byte not yet rated */
 	uint64_t line;     /* line number of the record at off */
 	uint64_t read_off; /* offset of the next read: off + buf.len */
@@ -179,6 +180,14 @@ void sr__found_clear(struct sr__found *c);
  */
 int sr__find_old(const char *path, const struct sr__ident *id, uint64_t off,
                  uint64_t skip_ino, int64_t newer_than, struct sr__found *best);
+/*
+ * The oldest copy of the content id in the directory of path: a file
+ * other than skip_ino starting with its fingerprinted bytes, at least off
+ * bytes long, modified between since and until (inodes do not count).
+ */
+int sr__find_copy(const char *path, const struct sr__ident *id, uint64_t off,
+                  uint64_t skip_ino, int64_t since, int64_t until,
+                  struct sr__found *best);
 /* The generation after the content in is reading, if rotated away. */
 int sr__find_next(const struct sr__input *in, struct sr__found *next);
 

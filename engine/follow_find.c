@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,24 +61,35 @@ void sr__found_clear(struct sr__found *c)
 	*c = (struct sr__found){.fd = -1};
 }
 
-/* Is file name of dir the old content id (at least off bytes long)? An
- * inode match wins; among fingerprint matches (copies) the newest. */
+/* What a search looks for besides the content's identity. */
+struct want {
+	uint64_t off;      /* at least this many bytes */
+	uint64_t skip_ino; /* never this file */
+	int64_t since;     /* copies modified no earlier than this */
+	int64_t until;     /* ... and no later than this */
+	bool inode;        /* an inode match counts, and wins */
+	bool oldest;       /* among copies, the oldest (else the newest) */
+};
+
+/* Is file name of dir the old content id? An inode match wins (when it
+ * counts); among fingerprint matches (copies) the newest or the oldest. */
 static void consider(int dfd, const char *name, const struct sr__ident *id,
-                     uint64_t off, uint64_t skip_ino, int64_t newer_than,
-                     struct sr__found *best)
+                     const struct want *w, struct sr__found *best)
 {
 	struct stat st;
 	if (fstatat(dfd, name, &st, 0) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size < off)
+	    (uint64_t)st.st_size < w->off)
 		return;
-	bool inode =
-	    (uint64_t)st.st_dev == id->dev && (uint64_t)st.st_ino == id->ino;
+	bool inode = w->inode && (uint64_t)st.st_dev == id->dev &&
+	             (uint64_t)st.st_ino == id->ino;
 	int64_t mtime =
 	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	if ((uint64_t)st.st_ino == skip_ino || best->by_inode)
+	if ((uint64_t)st.st_ino == w->skip_ino || best->by_inode)
 		return;
-	if (!inode && (!id->fp_len || mtime < newer_than ||
-	               (best->fd >= 0 && mtime <= best->mtime_ns)))
+	bool worse = best->fd >= 0 && (w->oldest ? mtime >= best->mtime_ns
+	                                         : mtime <= best->mtime_ns);
+	if (!inode &&
+	    (!id->fp_len || mtime < w->since || mtime > w->until || worse))
 		return;
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -100,9 +112,9 @@ static char *dir_of(const char *path)
 	return d;
 }
 
-/* Search the directory of path for the old content id. */
-int sr__find_old(const char *path, const struct sr__ident *id, uint64_t off,
-                 uint64_t skip_ino, int64_t newer_than, struct sr__found *best)
+/* Search the directory of path for the content id. */
+static int search(const char *path, const struct sr__ident *id,
+                  const struct want *w, struct sr__found *best)
 {
 	*best = (struct sr__found){.fd = -1};
 	char *dir = dir_of(path);
@@ -114,8 +126,7 @@ int sr__find_old(const char *path, const struct sr__ident *id, uint64_t off,
 	}
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			consider(dirfd(d), e->d_name, id, off, skip_ino,
-			         newer_than, best);
+			consider(dirfd(d), e->d_name, id, w, best);
 	closedir(d);
 	if (best->name) {
 		size_t n = strlen(dir) + strlen(best->name) + 2;
@@ -127,6 +138,21 @@ int sr__find_old(const char *path, const struct sr__ident *id, uint64_t off,
 	}
 	free(dir);
 	return 0;
+}
+
+int sr__find_old(const char *path, const struct sr__ident *id, uint64_t off,
+                 uint64_t skip_ino, int64_t newer_than, struct sr__found *best)
+{
+	struct want w = {off, skip_ino, newer_than, INT64_MAX, true, false};
+	return search(path, id, &w, best);
+}
+
+int sr__find_copy(const char *path, const struct sr__ident *id, uint64_t off,
+                  uint64_t skip_ino, int64_t since, int64_t until,
+                  struct sr__found *best)
+{
+	struct want w = {off, skip_ino, since, until, false, true};
+	return search(path, id, &w, best);
 }
 
 /*

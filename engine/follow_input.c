@@ -146,6 +146,13 @@ static void set_ident(struct sr__input *in, const struct stat *st)
 	in->id.ino = (uint64_t)st->st_ino;
 }
 
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Follow the content open at fd from its start. */
 static int content_start(struct sr__input *in, int fd)
 {
@@ -154,6 +161,7 @@ static int content_start(struct sr__input *in, int fd)
 		close(in->fd);
 	in->fd = fd;
 	in->id = (struct sr__ident){0};
+	in->since_ns = wall_ns();
 	if (fd >= 0) {
 		if (fstat(fd, &st) < 0)
 			return -errno;
@@ -206,12 +214,17 @@ static int content_resume(struct sr__follow *f, struct sr__input *in, int fd,
                           const struct sr__input_state *st)
 {
 	int err = content_start(in, fd);
+	in->since_ns = st->time_ns; /* the same content, seen since then */
 	if (err || !st->off)
 		return err;
 	ssize_t n = sr__pread_full(fd, in->head, SR_FP_MAX, 0);
 	if (n < 0)
 		return (int)n;
-	in->head_len = (uint32_t)n;
+	/* Only what was rated: reads from st->off then extend it, where
+	 * bytes kept past st->off would freeze it at whatever the file held
+	 * now, and the identity of the content at a header's length. */
+	in->head_len =
+	    (uint32_t)((uint64_t)n < st->off ? (uint64_t)n : st->off);
 	int64_t end = header_end(f, in);
 	if (end < 0 || (uint64_t)end > st->off) {
 		in->phase = SR_PHASE_BAD;
@@ -270,6 +283,10 @@ static int recover_from(struct sr__follow *f, struct sr__input *in,
 	return err;
 }
 
+static int header_only_copy(struct sr__follow *f, struct sr__input *in, int fd,
+                            const struct sr__input_state *st,
+                            struct sr__found *copy);
+
 /* The committed content of in is not at its path any more: find it. */
 static int recover_moved(struct sr__follow *f, struct sr__input *in,
                          const struct sr__input_state *st)
@@ -283,8 +300,22 @@ static int recover_moved(struct sr__follow *f, struct sr__input *in,
 	int err = sr__find_old(in->path, &st->id, st->off, skip, copies, &old);
 	if (err)
 		return err;
+	if (old.by_inode) {
+		/* Renamed; but what it holds may be a later content written
+		 * after a copy-truncate took the committed one away. */
+		struct sr__found copy;
+		err = header_only_copy(f, in, old.fd, st, &copy);
+		if (err || copy.fd >= 0)
+			sr__found_clear(&old);
+		if (err)
+			return err;
+		if (copy.fd >= 0)
+			return recover_from(f, in, st, &copy);
+	}
 	if (old.fd >= 0)
 		return recover_from(f, in, st, &old);
+	if (!st->off && in->dir >= 0)
+		return 1; /* a directory's file removed before it was read */
 	sr__follow_event(f, SR_FOLLOW_LOST, in->path, st->line,
 	                 "the content rated up to byte %llu is gone; what "
 	                 "followed it was not rated",
@@ -293,26 +324,43 @@ static int recover_moved(struct sr__follow *f, struct sr__input *in,
 }
 
 /*
- * The path still starts with the committed bytes, but if they were only
- * the header, the file at the path may be the next one copy-truncate
- * left, and the committed content lives on in a copy: one made since the
- * commit, longer than what was rated. A followed file only.
+ * The content at fd (at the path, or found by its inode) starts with the
+ * committed bytes, but if they were only the header, or nothing was rated
+ * yet, it may be a later content copy-truncate wrote into the same file,
+ * and the committed one lives on in a copy: the oldest file beside it that
+ * starts with the same header, is longer than what was rated, and was
+ * written after follow first opened the committed content (st->time_ns)
+ * and no later than fd's content. A followed file only.
  */
 static int header_only_copy(struct sr__follow *f, struct sr__input *in, int fd,
                             const struct sr__input_state *st,
                             struct sr__found *copy)
 {
+	char head[SR_FP_MAX];
 	struct stat now;
 	*copy = (struct sr__found){.fd = -1};
 	if (in->dir >= 0 || st->id.fp_len >= SR_FP_MAX || fstat(fd, &now) < 0)
 		return 0;
+	int keep = in->fd;
 	in->fd = fd;
 	int64_t end = header_end(f, in);
-	in->fd = -1;
+	in->fd = keep;
 	if (end < 0 || (uint64_t)end < st->off)
 		return 0;
-	return sr__find_old(in->path, &st->id, st->off + 1,
-	                    (uint64_t)now.st_ino, st->time_ns, copy);
+	/* The commit fingerprints less than the header (offset 0): a copy
+	 * shows by the header fd's content starts with. */
+	struct sr__ident id = st->id;
+	if (id.fp_len < (uint64_t)end) {
+		size_t n = end < SR_FP_MAX ? (size_t)end : SR_FP_MAX;
+		if (sr__pread_full(fd, head, n, 0) != (ssize_t)n)
+			return 0;
+		id.fp_len = (uint32_t)n;
+		id.fp = sr__fp(head, n);
+	}
+	int64_t until =
+	    (int64_t)now.st_mtim.tv_sec * 1000000000 + now.st_mtim.tv_nsec;
+	return sr__find_copy(in->path, &id, st->off + 1, (uint64_t)now.st_ino,
+	                     st->time_ns, until, copy);
 }
 
 /* Resume in from its committed state st (0), or start it fresh (1). */
@@ -321,7 +369,12 @@ static int input_recover(struct sr__follow *f, struct sr__input *in,
 {
 	struct sr__found copy;
 	int fd;
-	if (!st->id.fp_len && !st->off)
+	/* Only a content never opened (its path was missing) is nothing to
+	 * resume. One opened but not read yet (offset 0) is still the
+	 * content to read: after a rotation it may be a generation beside
+	 * the path, and starting from what the path holds now would skip
+	 * it. */
+	if (!st->id.dev && !st->id.ino && !st->off)
 		return 1;
 	if (!still_there(in->path, st, &fd))
 		return recover_moved(f, in, st);
@@ -636,6 +689,9 @@ int sr__input_pump(struct sr__follow *f, size_t i, bool *progress)
 	if (in->fd < 0) {
 		if (in->dir >= 0 || (err = start_fresh(in)) || in->fd < 0)
 			return in->dir >= 0 ? 0 : err;
+		/* Its identity is worth a commit of its own: after a restart
+		 * it is found again even if rotated away unread. */
+		f->pending = true;
 	}
 	if (fstat(in->fd, &fs) < 0)
 		return sr__follow_fail(f, -errno, in->path, 0, "%s",
@@ -670,12 +726,13 @@ static void prune(struct sr__follow *f)
 	f->nin = kept;
 }
 
-/* The committed progress of in, stamped with the wall clock now. */
-static struct sr__input_state progress_of(const struct sr__input *in,
-                                          int64_t now)
+/* The committed progress of in. */
+static struct sr__input_state progress_of(const struct sr__input *in)
 {
-	struct sr__input_state st = {
-	    .id = in->id, .off = in->off, .line = in->line, .time_ns = now};
+	struct sr__input_state st = {.id = in->id,
+	                             .off = in->off,
+	                             .line = in->line,
+	                             .time_ns = in->since_ns};
 	uint64_t n = in->off < in->head_len ? in->off : in->head_len;
 	st.id.fp_len = (uint32_t)n;
 	st.id.fp = sr__fp(in->head, (size_t)n);
@@ -684,9 +741,6 @@ static struct sr__input_state progress_of(const struct sr__input *in,
 
 int sr__inputs_snapshot(struct sr__follow *f, struct sr__job *job)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	int err = 0;
 	for (size_t i = 0; i < f->nin && !err; i++) {
 		struct sr__input *in = f->in[i];
@@ -701,7 +755,7 @@ int sr__inputs_snapshot(struct sr__follow *f, struct sr__job *job)
 		struct sr__input *in = f->in[i];
 		if (in->gone || !in->dirty)
 			continue;
-		struct sr__input_state st = progress_of(in, now);
+		struct sr__input_state st = progress_of(in);
 		err = sr__job_put(job, in->path, &st);
 		in->dirty = false;
 	}

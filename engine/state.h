@@ -36,7 +36,9 @@ struct sr__input_state {
 	struct sr__ident id;
 	uint64_t off;    /* first byte not yet rated */
 	uint64_t line;   /* line number of the record at off */
-	int64_t time_ns; /* wall clock of the commit (CLOCK_REALTIME) */
+	int64_t time_ns; /* wall clock (CLOCK_REALTIME) when follow first
+	                  * opened this content: a copy written since then
+	                  * may hold it (copy-truncate) */
 };
 
 enum sr__ledger_kind_byte {
