@@ -112,10 +112,23 @@ static char *dir_of(const char *path)
 	return d;
 }
 
+/*
+ * The name of path in its directory. What a search looks for is never
+ * there: while a rotation has renamed the file away and not yet made the
+ * next one, the path is missing, and the file created at the path during
+ * a scan is the path's next content, to be read from its start.
+ */
+static const char *base_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
 /* Search the directory of path for the content id. */
 static int search(const char *path, const struct sr__ident *id,
                   const struct want *w, struct sr__found *best)
 {
+	const char *base = base_of(path);
 	*best = (struct sr__found){.fd = -1};
 	char *dir = dir_of(path);
 	DIR *d = dir ? opendir(dir) : NULL;
@@ -125,7 +138,8 @@ static int search(const char *path, const struct sr__ident *id,
 		return dir ? 0 : SR_ENOMEM;
 	}
 	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    strcmp(e->d_name, base))
 			consider(dirfd(d), e->d_name, id, w, best);
 	closedir(d);
 	if (best->name) {
@@ -160,6 +174,10 @@ int sr__find_copy(const char *path, const struct sr__ident *id, uint64_t off,
  * once before this follower looked: the rotated file beside the path that
  * starts with the same header line and was modified after the one just
  * read, the earliest such (a file's modification time survives renames).
+ * Never the file at the path itself, even one created during the scan
+ * (the path was missing when its inode was taken): read as a rotated
+ * generation, to its end as it was then, it would be read again from its
+ * start as the path's file, and its records rated twice.
  */
 static bool next_candidate(int dfd, const char *name, const struct stat *done,
                            uint64_t path_ino, const struct sr__input *in,
@@ -183,6 +201,21 @@ static bool next_candidate(int dfd, const char *name, const struct stat *done,
 	return same;
 }
 
+/* A hook for tests/test_follow.sh: with SR_FOLLOW_TEST_SCAN_HOOK naming a
+ * file, create it here and wait (up to 10 s) until the test removes it,
+ * so that a file can appear at the path between its lookup and the scan. */
+static void test_pause(void)
+{
+	const char *hook = getenv("SR_FOLLOW_TEST_SCAN_HOOK");
+	if (!hook)
+		return;
+	int h = open(hook, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (h >= 0)
+		close(h);
+	for (int i = 0; i < 1000 && access(hook, F_OK) == 0; i++)
+		usleep(10000);
+}
+
 int sr__find_next(const struct sr__input *in, struct sr__found *next)
 {
 	struct stat done, now, st;
@@ -198,8 +231,10 @@ int sr__find_next(const struct sr__input *in, struct sr__found *next)
 	}
 	uint64_t path_ino =
 	    stat(in->path, &now) == 0 ? (uint64_t)now.st_ino : 0;
+	test_pause();
 	while ((e = readdir(d))) {
-		if (!next_candidate(dirfd(d), e->d_name, &done, path_ino, in,
+		if (!strcmp(e->d_name, base_of(in->path)) ||
+		    !next_candidate(dirfd(d), e->d_name, &done, path_ino, in,
 		                    &st))
 			continue;
 		int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 +

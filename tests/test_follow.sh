@@ -417,5 +417,27 @@ for how in rename copy; do
 	compare "rotated before a record was rated ($how)" renamed "$d.o" "$d.b" "${files[@]}"
 done
 
+# 12. A rotation's next file created at the path while follow looks for
+# generations rotated away unseen (the path missing when looked up, the
+# file there by the time the directory is read; the hook holds follow
+# between the two): the file is the path's, read once from its start, not
+# first as a rotated generation and then again (its records duplicates).
+mkdir scan
+cat part0 > scan/log.csv
+"${follow[@]}" --state scan.s --out scan.o --once scan/log.csv
+mv scan/log.csv scan/log.csv.1
+SR_FOLLOW_TEST_SCAN_HOOK=$tmp/scan.hook "${follow[@]}" --state scan.s \
+	--out scan.o --once scan/log.csv &
+fpid=$!
+pids+=("$fpid")
+for _ in $(seq 500); do [ -e scan.hook ] && break; sleep 0.02; done
+[ -e scan.hook ] && ok || bad "scan hook: follow never looked for generations"
+sleep 0.02
+cat part1 > scan/log.csv
+rm -f scan.hook
+wait "$fpid"
+compare "file created at the path during a scan" renamed scan.o scan.b \
+	scan/log.csv.1 scan/log.csv
+
 echo "follow: $pass passed, $failed failed"
 [ "$failed" -eq 0 ]
