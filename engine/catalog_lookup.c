@@ -175,8 +175,8 @@ const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
 	                               sr_catalog_id_hash(id, len));
 }
 
-void sr_catalog_prefetch_subscriber_h(const struct sr_catalog *cat,
-                                      uint64_t h, int step)
+void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
+                                    uint64_t h, int step)
 {
 	const struct sr__slot *s =
 		&cat->subscriber_ids.slots[(uint32_t)h & cat->subscriber_ids.mask];
@@ -190,13 +190,6 @@ void sr_catalog_prefetch_subscriber_h(const struct sr_catalog *cat,
 		__builtin_prefetch(sub->subs);
 		__builtin_prefetch(sub->id.ptr + sub->id.len - 1);
 	}
-}
-
-void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
-				    const char *id, size_t len, int step)
-{
-	sr_catalog_prefetch_subscriber_h(cat, sr_catalog_id_hash(id, len),
-	                                 step);
 }
 
 const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,

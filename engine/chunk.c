@@ -207,7 +207,7 @@ static void split_one(struct sr_chunk_ctx *ctx, const struct sr_chunk *c,
 	sr__dedup_prefetch(ctx->dedup, it->key);
 	it->sub_hash = sr_catalog_id_hash(it->s.subscriber_id.ptr,
 	                                  it->s.subscriber_id.len);
-	sr_catalog_prefetch_subscriber_h(ctx->cat, it->sub_hash, 0);
+	sr_catalog_prefetch_subscriber(ctx->cat, it->sub_hash, 0);
 }
 
 /* Stage 2: claim in the duplicate set (step 3). */
@@ -231,7 +231,7 @@ static int claim_one(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 		return 0;
 	}
 	it->claimed = true;
-	sr_catalog_prefetch_subscriber_h(ctx->cat, it->sub_hash, 1);
+	sr_catalog_prefetch_subscriber(ctx->cat, it->sub_hash, 1);
 	return 0;
 }
 
@@ -239,7 +239,7 @@ static int claim_one(struct sr_chunk_ctx *ctx, struct sr_chunk *c,
 static void look_one(struct sr_chunk_ctx *ctx, const struct item *it)
 {
 	if (it->claimed)
-		sr_catalog_prefetch_subscriber_h(ctx->cat, it->sub_hash, 2);
+		sr_catalog_prefetch_subscriber(ctx->cat, it->sub_hash, 2);
 }
 
 /* Stage 4: rate (steps 4 to 10); prefetch the ledger slot. */

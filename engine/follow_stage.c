@@ -169,7 +169,7 @@ static void prefetch(struct sr__stage *st, const struct sr__record *r,
                      const struct sr__staged *s, int step)
 {
 	if (s->month >= 0)
-		sr_catalog_prefetch_subscriber_h(st->f->cat, r->sub_hash, step);
+		sr_catalog_prefetch_subscriber(st->f->cat, r->sub_hash, step);
 }
 
 /* Rate a record of a known period and format its row. */

@@ -173,17 +173,15 @@ const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
 					    const char *id, size_t len);
 
 /*
- * Hints for a lookup of subscriber id coming soon, for callers that work
+ * Hints for a lookup of the subscriber whose id has hash
+ * (sr_catalog_id_hash()) coming soon, for callers that work
  * on batches so that memory latency overlaps: step 0 prefetches the id's
  * table slot; step 1 (once that slot is likely cached) the subscriber
  * record; step 2 (once the record is likely cached) its subscription rows
  * and id bytes. None changes anything.
  */
 void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
-				    const char *id, size_t len, int step);
-/* The same given sr_catalog_id_hash(id). */
-void sr_catalog_prefetch_subscriber_h(const struct sr_catalog *cat,
-                                      uint64_t hash, int step);
+                                    uint64_t hash, int step);
 
 /* PPV price of content in currency: 0 and *price, or SR_ENOTFOUND. */
 int sr_catalog_ppv_price(const struct sr_catalog *cat,
