@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "follow.h"
@@ -26,6 +28,10 @@
 #define SR_WRITER_INLINE (256u << 10)
 /* Writes from this size on start their write-back at once. */
 #define SR_WRITER_KICK (1u << 20)
+/* Writes from this size on send their whole blocks to the device with
+ * O_DIRECT, from an aligned copy. */
+#define SR_WRITER_DIRECT (256u << 10)
+#define SR_DIO_ALIGN     4096u
 
 struct task {
 	int fd; /* a duplicate, closed when written */
@@ -45,6 +51,9 @@ struct sr__writer {
 	uint64_t pushed, done; /* sequence numbers */
 	int error;             /* the first failure */
 	bool quit;
+	bool buffered_only;    /* O_DIRECT refused once: no more tries */
+	char *stage;           /* aligned copy of a direct write */
+	size_t stage_cap;
 };
 
 static int pwrite_all(int fd, const char *p, size_t n, uint64_t off)
@@ -60,6 +69,59 @@ static int pwrite_all(int fd, const char *p, size_t n, uint64_t off)
 		off += (uint64_t)w;
 	}
 	return 0;
+}
+
+/*
+ * A large write: its whole 4 KiB blocks go to the device with O_DIRECT
+ * from an aligned copy, the partial blocks at either end through the page
+ * cache. On a backlog the kernel's copy of rows into the page cache was a
+ * quarter of follow's CPU, where a memcpy costs a fraction of it (batch
+ * rated.csv does the same). Direct and cached writes never share a
+ * block: the ends of one write are the ends of its neighbours, all
+ * cached. Any refusal of O_DIRECT (a file system without it) falls back
+ * to plain writes, which give the same bytes.
+ */
+static int direct_fd(int fd)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+}
+
+static int write_task(struct sr__writer *w, const struct task *t)
+{
+	const char *p = t->buf.data;
+	uint64_t end = t->off + t->buf.len;
+	uint64_t a = (t->off + SR_DIO_ALIGN - 1) & ~(uint64_t)(SR_DIO_ALIGN - 1);
+	uint64_t b = end & ~(uint64_t)(SR_DIO_ALIGN - 1);
+	if (w->buffered_only || t->buf.len < SR_WRITER_DIRECT || b <= a)
+		return pwrite_all(t->fd, p, t->buf.len, t->off);
+	size_t mid = (size_t)(b - a);
+	if (w->stage_cap < mid) {
+		free(w->stage);
+		w->stage = aligned_alloc(SR_DIO_ALIGN, mid);
+		w->stage_cap = w->stage ? mid : 0;
+	}
+	int dfd = w->stage ? direct_fd(t->fd) : -1;
+	if (dfd < 0) {
+		w->buffered_only = w->stage != NULL;
+		return pwrite_all(t->fd, p, t->buf.len, t->off);
+	}
+	memcpy(w->stage, p + (a - t->off), mid);
+	int err = pwrite_all(t->fd, p, (size_t)(a - t->off), t->off);
+	if (!err) {
+		ssize_t n = pwrite(dfd, w->stage, mid, (off_t)a);
+		if (n != (ssize_t)mid) {
+			/* Refused or short: the same bytes through the cache. */
+			if (n < 0 && errno == EINVAL)
+				w->buffered_only = true;
+			err = pwrite_all(t->fd, p + (a - t->off), mid, a);
+		}
+	}
+	if (!err)
+		err = pwrite_all(t->fd, p + (b - t->off), (size_t)(end - b), b);
+	close(dfd);
+	return err;
 }
 
 /* Keep an emptied buffer for the follower, or free it. */
@@ -84,7 +146,7 @@ static void *writer_main(void *arg)
 			break;
 		struct task t = w->q[w->head];
 		pthread_mutex_unlock(&w->lock);
-		int err = pwrite_all(t.fd, t.buf.data, t.buf.len, t.off);
+		int err = write_task(w, &t);
 		/* Start the write-back of a large write without waiting for
 		 * it: the next commit's fsync then finds little left to do
 		 * (on a backlog, the last fsync held up the end by half a
@@ -217,6 +279,7 @@ void sr__writer_stop(struct sr__writer *w)
 	pthread_join(w->thread, NULL);
 	for (size_t i = 0; i < w->npool; i++)
 		sr__buf_finish(&w->pool[i]);
+	free(w->stage);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	free(w->q);
