@@ -9,14 +9,18 @@
  *                                                 u64 line, i64 time
  *   outputs  file name                            u64 committed size
  *   keys     period be64 block number             16-byte keys (lo, hi)
- *   ledger   period 00 subscriber 00 kind item    i64 sessions, u128 count
+ *   ledger   period 00 subscriber                 per item: u8 kind,
+ *                                                 u8 item length, item,
+ *                                                 i64 sessions, u128 count
  *   closed   period                               u8 1
  *
- * Numbers in values are little-endian. Duplicate keys are appended in one
+ * Numbers in values are little-endian. meta "format" names this layout
+ * (SR_STATE_FORMAT); a state of another layout is refused, not misread.
+ * Duplicate keys are appended in one
  * block per period and commit (no B-tree search per key): the set of the
  * open periods is read whole at start into memory, where the membership
  * tests happen; closing a period drops its blocks. Ledger keys use 0x00
- * between parts, which no id holds.
+ * between period and subscriber: no id holds it.
  */
 #include <lmdb.h>
 #include <stdlib.h>
@@ -48,15 +52,42 @@ struct sr__state {
 	bool fork; /* shares the environment of another handle */
 };
 
+/* The layout of the values, in meta "format". Layout 1 (no "format")
+ * kept one ledger key per subscriber and item. */
+#define SR_STATE_FORMAT "2"
+
+/* A new state gets this layout; an existing one must have it. */
+static int check_format(struct sr__state *s, MDB_txn *txn)
+{
+	MDB_val k = {6, "format"}, v;
+	int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+	if (!rc)
+		return v.mv_size == strlen(SR_STATE_FORMAT) &&
+		               !memcmp(v.mv_data, SR_STATE_FORMAT, v.mv_size)
+		           ? 0
+		           : SR_ESTATEFORMAT;
+	if (rc != MDB_NOTFOUND)
+		return sr__lmdb_err(rc);
+	MDB_stat st;
+	rc = mdb_stat(txn, s->dbi[DB_INPUTS], &st);
+	if (rc)
+		return sr__lmdb_err(rc);
+	if (st.ms_entries)
+		return SR_ESTATEFORMAT; /* written before "format" existed */
+	v = (MDB_val){strlen(SR_STATE_FORMAT), SR_STATE_FORMAT};
+	return sr__lmdb_err(mdb_put(txn, s->dbi[DB_META], &k, &v, 0));
+}
+
 static int create_dbs(struct sr__state *s)
 {
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	for (int i = 0; i < NDB && !rc; i++)
 		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i]);
-	if (rc) {
+	int err = rc ? sr__lmdb_err(rc) : check_format(s, txn);
+	if (err) {
 		mdb_txn_abort(txn);
-		return sr__lmdb_err(rc);
+		return err;
 	}
 	return sr__lmdb_err(mdb_txn_commit(txn));
 }
@@ -474,105 +505,227 @@ int sr__state_closed_put(struct sr__state *s, const char *period)
 
 /* ---- Ledger totals ---- */
 
-/* period 00 subscriber 00 kind item, into key (at least 272 bytes). */
+/*
+ * One value per period and subscriber, holding all its totals: a backlog
+ * commit touches every subscriber, and one B-tree operation per
+ * subscriber instead of one per (subscriber, item) took the committer's
+ * ledger time from 0.12-0.23 s to 0.05-0.09 s per commit (5M records, 100k
+ * subscribers). An entry is
+ *
+ *   u8 kind, u8 item length, item, i64 sessions, u128 count (lo, hi)
+ *
+ * and entries are in key order: kind ('p' before 'u'), then item id.
+ */
+#define ENTRY_FIXED 26 /* kind, length, sessions, count */
+
+/* period 00 subscriber, into key (at least 8 + 128 bytes). */
 static size_t ledger_key(unsigned char *key, const char *period,
-                         const struct sr__ledger_key *k)
+                         struct sr_str subscriber)
 {
-	size_t n = 0;
 	memcpy(key, period, 7);
-	n = 7;
-	key[n++] = 0;
-	memcpy(key + n, k->subscriber.ptr, k->subscriber.len);
-	n += k->subscriber.len;
-	key[n++] = 0;
-	key[n++] = (unsigned char)k->kind;
-	memcpy(key + n, k->item.ptr, k->item.len);
-	return n + k->item.len;
+	key[7] = 0;
+	memcpy(key + 8, subscriber.ptr, subscriber.len);
+	return 8 + subscriber.len;
 }
 
-/* Encoded keys of a bulk add, sorted as LMDB sorts them. */
-struct enc {
-	size_t off;
-	uint32_t len;
-	uint32_t i; /* the delta */
+static int cmp_str(struct sr_str a, struct sr_str b)
+{
+	int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
+	return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
+/* The order of the stored keys and entries. */
+static int delta_cmp(const struct sr__ledger_delta *x,
+                     const struct sr__ledger_delta *y)
+{
+	int c = memcmp(x->period, y->period, 7);
+	if (!c)
+		c = cmp_str(x->k.subscriber, y->k.subscriber);
+	if (!c)
+		c = (x->k.kind > y->k.kind) - (x->k.kind < y->k.kind);
+	return c ? c : cmp_str(x->k.item, y->k.item);
+}
+
+static int order_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct sr__ledger_delta *d = ctx;
+	return delta_cmp(&d[*(const uint32_t *)a], &d[*(const uint32_t *)b]);
+}
+
+/* One stored or added total, as the merge sees it. */
+struct entry {
+	unsigned kind;
+	struct sr_str item;
+	int64_t sessions;
+	unsigned __int128 count;
 };
 
-static int enc_cmp(const void *a, const void *b, void *ctx)
+/* The entry at *p in a stored value; false when it is not well formed. */
+static bool entry_read(const unsigned char **p, const unsigned char *end,
+                       struct entry *e)
 {
-	const struct enc *x = a, *y = b;
-	const unsigned char *keys = ctx;
-	uint32_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(keys + x->off, keys + y->off, n);
-	return c ? c : (x->len > y->len) - (x->len < y->len);
+	const unsigned char *q = *p;
+	if (end - q < ENTRY_FIXED || end - q < ENTRY_FIXED + q[1])
+		return false;
+	e->kind = q[0];
+	e->item = (struct sr_str){(const char *)q + 2, q[1]};
+	q += 2 + q[1];
+	e->sessions = (int64_t)get64(q);
+	e->count = (unsigned __int128)get64(q + 16) << 64 | get64(q + 8);
+	*p = q + 24;
+	return true;
 }
 
-/* The stored total plus the delta, as the value to store. */
-static void add_value(unsigned char *val, const MDB_val *had,
-                      const struct sr__ledger_delta *d)
+static unsigned char *entry_write(unsigned char *p, const struct entry *e)
 {
-	uint64_t w[3] = {0, 0, 0};
-	if (had && had->mv_size == 24)
-		for (int i = 0; i < 3; i++)
-			w[i] =
-			    get64((const unsigned char *)had->mv_data + 8 * i);
-	int64_t sessions = (int64_t)w[0] + d->sessions;
-	unsigned __int128 count =
-	    ((unsigned __int128)w[2] << 64 | w[1]) + d->count;
-	put64(val, (uint64_t)sessions);
-	put64(val + 8, (uint64_t)count);
-	put64(val + 16, (uint64_t)(count >> 64));
+	p[0] = (unsigned char)e->kind;
+	p[1] = (unsigned char)e->item.len;
+	memcpy(p + 2, e->item.ptr, e->item.len);
+	p += 2 + e->item.len;
+	put64(p, (uint64_t)e->sessions);
+	put64(p + 8, (uint64_t)e->count);
+	put64(p + 16, (uint64_t)(e->count >> 64));
+	return p + 24;
 }
 
-/* Apply the sorted deltas through one cursor: consecutive keys share
- * pages, which LMDB finds again without a search from the root. */
+static int entry_cmp(const struct entry *a, const struct entry *b)
+{
+	int c = (a->kind > b->kind) - (a->kind < b->kind);
+	return c ? c : cmp_str(a->item, b->item);
+}
+
+/* A growing buffer for the new value of one subscriber. */
+struct vbuf {
+	unsigned char *p;
+	size_t cap;
+};
+
+static int vbuf_room(struct vbuf *b, size_t n)
+{
+	if (n <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < n)
+		cap *= 2;
+	unsigned char *p = realloc(b->p, cap);
+	if (!p)
+		return SR_ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* The stored value had, merged with the deltas d[o[0..n)] (sorted), into
+ * b; *len receives its size. */
+static int merge_value(const MDB_val *had, const struct sr__ledger_delta *d,
+                       const uint32_t *o, size_t n, struct vbuf *b,
+                       size_t *len)
+{
+	size_t size = had ? had->mv_size : 0;
+	for (size_t i = 0; i < n; i++)
+		size += ENTRY_FIXED + d[o[i]].k.item.len;
+	int err = vbuf_room(b, size);
+	if (err)
+		return err;
+	const unsigned char *p = had ? had->mv_data : NULL,
+	                    *end = p ? p + had->mv_size : NULL;
+	unsigned char *w = b->p, *last = NULL;
+	struct entry old, add, prev = {0};
+	bool more = p < end;
+	if (more && !entry_read(&p, end, &old))
+		return SR_ELMDB;
+	for (size_t i = 0; more || i < n;) {
+		if (i < n) {
+			const struct sr__ledger_delta *x = &d[o[i]];
+			add = (struct entry){x->k.kind, x->k.item, x->sessions,
+			                     x->count};
+		}
+		int c = !more ? 1 : i == n ? -1 : entry_cmp(&old, &add);
+		struct entry e = c < 0 ? old : add;
+		if (!c) {
+			e.sessions += old.sessions;
+			e.count += old.count;
+		}
+		if (last && !entry_cmp(&prev, &e)) {
+			/* A key given twice: add to the entry just written. */
+			prev.sessions += e.sessions;
+			prev.count += e.count;
+			w = entry_write(last, &prev);
+		} else {
+			prev = e;
+			last = w;
+			w = entry_write(w, &e);
+		}
+		if (c <= 0 && more) {
+			more = p < end;
+			if (more && !entry_read(&p, end, &old))
+				return SR_ELMDB;
+		}
+		if (c >= 0)
+			i++;
+	}
+	*len = (size_t)(w - b->p);
+	return 0;
+}
+
+/*
+ * Apply the deltas d[o[0..n)], sorted, one subscriber at a time through
+ * one cursor: consecutive keys share pages, which LMDB finds again
+ * without a search from the root. The put gets its own copy of the key:
+ * the one the search returns points into the page, which a value of
+ * another size rewrites.
+ */
 static int apply_sorted(struct sr__state *s, const struct sr__ledger_delta *d,
-                        const struct enc *e, size_t n, unsigned char *keys)
+                        const uint32_t *o, size_t n)
 {
-	MDB_cursor *cur;
-	unsigned char val[24];
-	int rc = mdb_cursor_open(s->txn, s->dbi[DB_LEDGER], &cur);
-	if (rc)
-		return sr__lmdb_err(rc);
-	for (size_t i = 0; i < n && !rc; i++) {
-		MDB_val k = {e[i].len, keys + e[i].off}, v;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+	unsigned char key[8 + 128];
+	struct vbuf b = {0};
+	MDB_cursor *cur = NULL;
+	int rc = mdb_cursor_open(s->txn, s->dbi[DB_LEDGER], &cur), err = 0;
+	for (size_t i = 0, j; i < n && !rc && !err; i = j) {
+		const struct sr__ledger_delta *x = &d[o[i]];
+		for (j = i + 1; j < n; j++) {
+			const struct sr__ledger_delta *y = &d[o[j]];
+			if (memcmp(x->period, y->period, 7) ||
+			    cmp_str(x->k.subscriber, y->k.subscriber))
+				break;
+		}
+		MDB_val k = {ledger_key(key, x->period, x->k.subscriber), key},
+		        found = k, v;
+		rc = mdb_cursor_get(cur, &found, &v, MDB_SET_KEY);
 		if (rc && rc != MDB_NOTFOUND)
 			break;
-		add_value(val, rc ? NULL : &v, &d[e[i].i]);
-		v = (MDB_val){24, val};
-		rc = mdb_cursor_put(cur, &k, &v, rc ? 0 : MDB_CURRENT);
+		size_t len;
+		err = merge_value(rc ? NULL : &v, d, o + i, j - i, &b, &len);
+		v = (MDB_val){len, b.p};
+		if (!err)
+			rc = mdb_cursor_put(cur, &k, &v, rc ? 0 : MDB_CURRENT);
 	}
-	mdb_cursor_close(cur);
-	return sr__lmdb_err(rc);
+	if (cur)
+		mdb_cursor_close(cur);
+	free(b.p);
+	return err ? err : sr__lmdb_err(rc);
 }
 
 int sr__state_ledger_add(struct sr__state *s, const struct sr__ledger_delta *d,
                          size_t n)
 {
-	unsigned char *keys = malloc(n * 272 + 1);
-	struct enc *e = malloc((n + 1) * sizeof(*e));
-	int err = keys && e ? 0 : SR_ENOMEM;
-	size_t used = 0;
-	for (size_t i = 0; i < n && !err; i++) {
-		const struct sr__ledger_key *k = &d[i].k;
-		if (k->subscriber.len > 128 || k->item.len > 128) {
-			err = SR_EINVAL;
-			break;
-		}
-		e[i] = (struct enc){used, 0, (uint32_t)i};
-		e[i].len = (uint32_t)ledger_key(keys + used, d[i].period, k);
-		used += e[i].len;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (d[i].k.subscriber.len > 128 || d[i].k.item.len > 128 ||
+		    !d[i].k.subscriber.len || strlen(d[i].period) != 7)
+			return SR_EINVAL;
+	uint32_t *o = malloc((n + 1) * sizeof(*o));
+	if (!o)
+		return SR_ENOMEM;
 	bool sorted = true;
-	for (size_t i = 1; i < n && !err && sorted; i++)
-		sorted = enc_cmp(&e[i - 1], &e[i], keys) < 0;
-	if (!err && n) {
-		if (!sorted)
-			qsort_r(e, n, sizeof(*e), enc_cmp, keys);
-		err = apply_sorted(s, d, e, n, keys);
+	for (size_t i = 0; i < n; i++) {
+		o[i] = (uint32_t)i;
+		sorted = sorted && (!i || delta_cmp(&d[i - 1], &d[i]) <= 0);
 	}
-	free(keys);
-	free(e);
+	if (!sorted)
+		qsort_r(o, n, sizeof(*o), order_cmp, (void *)d);
+	int err = apply_sorted(s, d, o, n);
+	free(o);
 	return err;
 }
 
@@ -584,20 +737,23 @@ struct ledger_walk {
 static int on_ledger(void *ctx, const MDB_val *k, const MDB_val *v)
 {
 	struct ledger_walk *w = ctx;
-	const unsigned char *p = k->mv_data, *end = p + k->mv_size;
-	const unsigned char *sub = p + 8,
-	                    *z = memchr(sub, 0, (size_t)(end - sub));
-	if (v->mv_size != 24 || k->mv_size < 10 || !z || end - z < 2)
+	const unsigned char *p = v->mv_data, *end = p + v->mv_size;
+	if (k->mv_size < 9 || p == end)
 		return SR_ELMDB;
 	struct sr__ledger_key key = {
-	    .subscriber = {(const char *)sub, (uint32_t)(z - sub)},
-	    .kind = z[1],
-	    .item = {(const char *)z + 2, (uint32_t)(end - z - 2)},
+	    .subscriber = {(const char *)k->mv_data + 8,
+	                   (uint32_t)(k->mv_size - 8)},
 	};
-	const unsigned char *q = v->mv_data;
-	unsigned __int128 count =
-	    (unsigned __int128)get64(q + 16) << 64 | get64(q + 8);
-	return w->fn(w->ctx, &key, (int64_t)get64(q), count);
+	int err = 0;
+	while (p < end && !err) {
+		struct entry e;
+		if (!entry_read(&p, end, &e))
+			return SR_ELMDB;
+		key.kind = e.kind;
+		key.item = e.item;
+		err = w->fn(w->ctx, &key, e.sessions, e.count);
+	}
+	return err;
 }
 
 int sr__state_ledger_each(struct sr__state *s, const char *period,

@@ -17,7 +17,8 @@
 	X(HEADER, "input header is invalid")                                   \
 	X(RANGE, "value out of range")                                         \
 	X(NOTFOUND, "not found")                                               \
-	X(FULL, "table or buffer is full")
+	X(FULL, "table or buffer is full")                                     \
+	X(STATEFORMAT, "state directory is of another streamrate version")
 
 enum sr_errno {
 	SR_OK = 0,
