@@ -90,7 +90,7 @@ typedef int (*sr__state_output_fn)(void *ctx, const char *name, size_t len,
 int sr__state_outputs_each(struct sr__state *s, sr__state_output_fn fn,
                            void *ctx);
 
-/* Duplicate keys, by period: appended in blocks (one per commit); read
+/* Duplicate keys, by period: appended in blocks of up to 4,000; read
  * back with their period; dropped when the period is closed. */
 int sr__state_keys_append(struct sr__state *s, const char *period,
                           const struct sr_key128 *keys, size_t n);
