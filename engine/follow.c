@@ -111,8 +111,14 @@ static int touched_periods(struct sr__follow *f, struct sr__job *job)
 static int commit(struct session *s, bool wait)
 {
 	struct sr__follow *f = &s->f;
+	/* The previous job first: its buffers are this one's. */
+	int err = sr__committer_wait(s->committer, &s->committed, f->err);
+	if (err)
+		return err;
+	struct sr__buf keys, raw;
+	sr__committer_spares(s->committer, &keys, &raw);
 	struct sr__job *job = calloc(1, sizeof(*job));
-	int err = job ? sr__fouts_write(&f->outs, f->err) : SR_ENOMEM;
+	err = job ? sr__fouts_write(&f->outs, f->err) : SR_ENOMEM;
 	if (!err) {
 		f->stats->commits++;
 		job->stats = *f->stats;
@@ -123,7 +129,9 @@ static int commit(struct session *s, bool wait)
 	if (!err)
 		err = sr__inputs_snapshot(f, job);
 	if (!err)
-		err = sr__rate_snapshot(f, job);
+		err = sr__rate_snapshot(f, job, &keys, &raw);
+	sr__buf_free(&keys); /* left when the snapshot was not taken */
+	sr__buf_free(&raw);
 	if (err) {
 		sr__job_free(job);
 		return f->err->msg[0] ? err

@@ -32,6 +32,7 @@
 #include "csv.h"
 #include "dedup.h"
 #include "emit.h"
+#include "mem.h"
 #include "state.h"
 #include "streamrate/follow.h"
 #include "streamrate/rate.h"
@@ -338,10 +339,13 @@ struct sr__deltas {
 int sr__rate_bytes(struct sr__follow *f, struct sr__input *in, const char *p,
                    size_t n, bool eof, size_t *used);
 /* Into job: the ledger deltas and the new duplicate keys; both start
- * again empty. */
-int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job);
-/* On the committer: the job's deltas in the state's key order and form. */
-int sr__rate_job_deltas(struct sr__job *job);
+ * again empty, in the spare buffers given (which this takes). */
+int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job,
+                      struct sr__buf *spare_keys, struct sr__buf *spare_raw);
+/* On the committer: the job's deltas in the state's key order and form,
+ * in job->deltas; tmp and out are its scratch buffers. */
+int sr__rate_job_deltas(struct sr__job *job, struct sr__buf *tmp,
+                        struct sr__buf *out);
 /* Load the committed duplicate keys into memory. */
 int sr__rate_load(struct sr__follow *f, size_t expect);
 void sr__rate_finish(struct sr__follow *f);
@@ -397,13 +401,13 @@ struct sr__job {
 	size_t ndels, dels_cap;
 	struct sr__job_output *outs;
 	size_t nouts, outs_cap;
-	struct sr__mkey *keys;
+	struct sr__buf keys; /* struct sr__mkey, nkeys of them */
 	size_t nkeys;
-	struct sr__delta *raw; /* as the follower counted them */
+	struct sr__buf raw; /* struct sr__delta as the follower counted them */
 	size_t nraw;
 	const struct sr_catalog *cat; /* their ids */
+	/* On the committer, in its scratch buffers: */
 	struct sr__ledger_delta *deltas;
-	char *texts; /* the deltas' periods */
 	size_t ndeltas;
 	char (*periods)[8]; /* open periods the commit counts records for */
 	size_t nperiods;
@@ -429,10 +433,15 @@ int sr__committer_post(struct sr__committer *c, struct sr__job *job,
                        struct sr_run_error *err);
 /* Is a job still running? */
 bool sr__committer_busy(struct sr__committer *c);
-/* Wait for the job in flight: its result (0 when none). */
+/* Wait for the job in flight: its result (0 when none). The job's keys
+ * and raw deltas buffers become the spares. */
 int sr__committer_wait(struct sr__committer *c,
                        struct sr_follow_stats *committed,
                        struct sr_run_error *err);
+/* The buffers of the last job collected, to fill again (empty when
+ * none): the follower reuses them instead of fresh ones. */
+void sr__committer_spares(struct sr__committer *c, struct sr__buf *keys,
+                          struct sr__buf *raw);
 /* Wait, then end the thread; accepts NULL. */
 void sr__committer_stop(struct sr__committer *c);
 
@@ -456,8 +465,8 @@ struct sr__follow {
 	struct sr_dedup dedup;
 	size_t dedup_used;
 	uint64_t dedup_pos;
-	struct sr__mkey *keys; /* claimed since the last commit */
-	size_t nkeys, keys_cap;
+	struct sr__buf keys; /* struct sr__mkey claimed since the last commit */
+	size_t nkeys;
 	struct sr__deltas deltas;
 
 	struct sr__stage *stage;

@@ -38,10 +38,8 @@ void sr__job_free(struct sr__job *job)
 	free(job->puts);
 	free(job->dels);
 	free(job->outs);
-	free(job->keys);
-	free(job->raw);
-	free(job->deltas);
-	free(job->texts);
+	sr__buf_free(&job->keys);
+	sr__buf_free(&job->raw);
 	free(job->periods);
 	free(job);
 }
@@ -147,32 +145,51 @@ static int closed_meanwhile(struct sr__state *st, const struct sr__job *job)
 	return 0;
 }
 
-/* The job's keys, one block per period (a commit holds few periods). */
-static int append_keys(struct sr__state *st, const struct sr__job *job)
+/* The committer's own buffers, reused from job to job. */
+struct scratch {
+	struct sr__buf tmp, deltas, block, done;
+};
+
+static void scratch_free(struct scratch *s)
 {
-	struct sr_key128 *block = malloc((job->nkeys + 1) * sizeof(*block));
-	bool *done = calloc(job->nkeys + 1, sizeof(*done));
-	int err = block && done ? 0 : SR_ENOMEM;
-	for (size_t i = 0; i < job->nkeys && !err; i++) {
+	sr__buf_free(&s->tmp);
+	sr__buf_free(&s->deltas);
+	sr__buf_free(&s->block);
+	sr__buf_free(&s->done);
+}
+
+/* The job's keys, gathered by period (a commit holds few periods). */
+static int append_keys(struct sr__state *st, const struct sr__job *job,
+                       struct scratch *s)
+{
+	const struct sr__mkey *keys = job->keys.p;
+	size_t nkeys = job->nkeys;
+	if (sr__buf_room(&s->block, (nkeys + 1) * sizeof(struct sr_key128)) ||
+	    sr__buf_room(&s->done, nkeys + 1))
+		return SR_ENOMEM;
+	struct sr_key128 *block = s->block.p;
+	bool *done = s->done.p;
+	memset(done, 0, nkeys);
+	int err = 0;
+	for (size_t i = 0; i < nkeys && !err; i++) {
 		if (done[i])
 			continue;
 		size_t n = 0;
-		for (size_t j = i; j < job->nkeys; j++) {
-			if (done[j] || job->keys[j].month != job->keys[i].month)
+		for (size_t j = i; j < nkeys; j++) {
+			if (done[j] || keys[j].month != keys[i].month)
 				continue;
-			block[n++] = job->keys[j].k;
+			block[n++] = keys[j].k;
 			done[j] = true;
 		}
 		char text[8];
-		sr__month_text(job->keys[i].month, text);
+		sr__month_text(keys[i].month, text);
 		err = sr__state_keys_append(st, text, block, n);
 	}
-	free(block);
-	free(done);
 	return err;
 }
 
-static int job_apply(struct sr__state *st, const struct sr__job *job)
+static int job_apply(struct sr__state *st, const struct sr__job *job,
+                     struct scratch *s)
 {
 	int err = closed_meanwhile(st, job);
 	/* Forgotten paths first: a new file may reuse an old name. */
@@ -185,22 +202,23 @@ static int job_apply(struct sr__state *st, const struct sr__job *job)
 		err = sr__state_output_put(st, job->outs[i].name,
 		                           job->outs[i].size);
 	if (!err)
-		err = append_keys(st, job);
+		err = append_keys(st, job, s);
 	if (!err)
 		err = sr__state_ledger_add(st, job->deltas, job->ndeltas);
 	return err;
 }
 
-static int job_run(struct sr__state *st, struct sr__job *job)
+static int job_run(struct sr__state *st, struct sr__job *job,
+                   struct scratch *s)
 {
-	int err = sr__rate_job_deltas(job);
+	int err = sr__rate_job_deltas(job, &s->tmp, &s->deltas);
 	if (!err)
 		err = job_sync(job);
 	if (err)
 		return err;
 	err = sr__state_begin(st, true);
 	if (!err)
-		err = job_apply(st, job);
+		err = job_apply(st, job, s);
 	if (!err)
 		err = sr__state_commit(st);
 	sr__state_abort(st);
@@ -218,6 +236,8 @@ struct sr__committer {
 	struct sr__state *st;
 	struct sr__job *job; /* in flight, or done and not yet collected */
 	bool done, quit;
+	struct scratch scratch;       /* the committer thread's */
+	struct sr__buf spare_keys, spare_raw; /* the follower's */
 };
 
 static void *committer_main(void *arg)
@@ -232,7 +252,7 @@ static void *committer_main(void *arg)
 			break;
 		struct sr__job *job = c->job;
 		pthread_mutex_unlock(&c->lock);
-		job->result = job_run(c->st, job);
+		job->result = job_run(c->st, job, &c->scratch);
 		pthread_mutex_lock(&c->lock);
 		c->done = true;
 		pthread_cond_broadcast(&c->cond);
@@ -284,8 +304,24 @@ int sr__committer_wait(struct sr__committer *c,
 		*committed = job->stats;
 	if (result && result != SR__RESTART && err)
 		*err = job->err;
+	if (!c->spare_keys.p) {
+		c->spare_keys = job->keys;
+		job->keys = (struct sr__buf){0};
+	}
+	if (!c->spare_raw.p) {
+		c->spare_raw = job->raw;
+		job->raw = (struct sr__buf){0};
+	}
 	sr__job_free(job);
 	return result;
+}
+
+void sr__committer_spares(struct sr__committer *c, struct sr__buf *keys,
+                          struct sr__buf *raw)
+{
+	*keys = c->spare_keys;
+	*raw = c->spare_raw;
+	c->spare_keys = c->spare_raw = (struct sr__buf){0};
 }
 
 bool sr__committer_busy(struct sr__committer *c)
@@ -326,5 +362,8 @@ void sr__committer_stop(struct sr__committer *c)
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	sr__state_close(c->st);
+	scratch_free(&c->scratch);
+	sr__buf_free(&c->spare_keys);
+	sr__buf_free(&c->spare_raw);
 	free(c);
 }

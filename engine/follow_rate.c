@@ -136,15 +136,10 @@ static int claim(struct sr__follow *f, struct sr_key128 k, uint64_t pos,
 
 static int remember_key(struct sr__follow *f, struct sr_key128 k, int64_t month)
 {
-	if (f->nkeys == f->keys_cap) {
-		size_t cap = f->keys_cap ? f->keys_cap * 2 : 4096;
-		struct sr__mkey *p = realloc(f->keys, cap * sizeof(*p));
-		if (!p)
-			return SR_ENOMEM;
-		f->keys = p;
-		f->keys_cap = cap;
-	}
-	f->keys[f->nkeys++] = (struct sr__mkey){k, month};
+	if ((f->nkeys + 1) * sizeof(struct sr__mkey) > f->keys.cap &&
+	    sr__buf_room(&f->keys, (f->nkeys + 1) * sizeof(struct sr__mkey)))
+		return SR_ENOMEM;
+	((struct sr__mkey *)f->keys.p)[f->nkeys++] = (struct sr__mkey){k, month};
 	return 0;
 }
 
@@ -393,24 +388,28 @@ static int cmp_delta(const void *pa, const void *pb)
 	return (x > y) - (x < y);
 }
 
-int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job)
+int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job,
+                      struct sr__buf *spare_keys, struct sr__buf *spare_raw)
 {
 	struct sr__deltas *d = &f->deltas;
-	job->raw = malloc((d->n + 1) * sizeof(*job->raw));
-	if (!job->raw)
+	job->raw = *spare_raw;
+	*spare_raw = (struct sr__buf){0};
+	if (sr__buf_room(&job->raw, (d->n + 1) * sizeof(struct sr__delta)))
 		return SR_ENOMEM;
+	struct sr__delta *raw = job->raw.p;
 	for (size_t i = 0; i < d->n; i++) {
-		job->raw[i] = d->slots[d->used[i]];
+		raw[i] = d->slots[d->used[i]];
 		d->slots[d->used[i]] = (struct sr__delta){0};
 	}
 	job->nraw = d->n;
 	job->cat = f->cat;
 	d->n = 0;
-	/* The keys move to the job; the next ones go to a new list. */
+	/* The keys move to the job; the next ones go to the spare. */
 	job->keys = f->keys;
 	job->nkeys = f->nkeys;
-	f->keys = NULL;
-	f->nkeys = f->keys_cap = 0;
+	f->keys = *spare_keys;
+	*spare_keys = (struct sr__buf){0};
+	f->nkeys = 0;
 	return 0;
 }
 
@@ -463,24 +462,23 @@ static void sort_items(struct sr__delta *a, size_t n)
 	}
 }
 
-int sr__rate_job_deltas(struct sr__job *job)
+int sr__rate_job_deltas(struct sr__job *job, struct sr__buf *tmp,
+                        struct sr__buf *out)
 {
 	size_t n = job->nraw;
-	struct sr__delta *tmp = malloc((n + 1) * sizeof(*tmp));
-	job->deltas = malloc((n + 1) * sizeof(*job->deltas));
-	job->texts = malloc((n + 1) * 8);
-	if (!tmp || !job->deltas || !job->texts) {
-		free(tmp);
+	struct sr__delta *raw = job->raw.p;
+	size_t each = sizeof(*job->deltas) + 8; /* and its period's text */
+	if (sr__buf_room(tmp, (n + 1) * sizeof(*raw)) ||
+	    sr__buf_room(out, (n + 1) * each))
 		return SR_ENOMEM;
-	}
 	/* A radix sort on the integer part of the order: qsort() with
 	 * cmp_delta() took a fifth of the committer's time on a backlog. */
-	radix_sort(job->raw, tmp, n);
-	sort_items(job->raw, n);
-	free(tmp);
+	radix_sort(raw, tmp->p, n);
+	sort_items(raw, n);
+	job->deltas = out->p;
+	char *texts = (char *)(job->deltas + n + 1);
 	for (size_t i = 0; i < n; i++)
-		state_delta(job->cat, &job->raw[i], &job->deltas[i],
-		            job->texts + 8 * i);
+		state_delta(job->cat, &raw[i], &job->deltas[i], texts + 8 * i);
 	job->ndeltas = n;
 	return 0;
 }
@@ -488,9 +486,8 @@ int sr__rate_job_deltas(struct sr__job *job)
 void sr__rate_finish(struct sr__follow *f)
 {
 	sr__dedup_finish(&f->dedup);
-	free(f->keys);
+	sr__buf_free(&f->keys);
 	deltas_free(&f->deltas);
-	f->keys = NULL;
 	f->deltas = (struct sr__deltas){0};
 }
 
