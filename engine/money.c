@@ -103,6 +103,14 @@ static const char digit_pairs[201] =
     "34353637383940414243444546474849505152535455565758596061626364656667"
     "6869707172737475767778798081828384858687888990919293949596979899";
 
+/* The two digits of v < 100 as a little-endian 16-bit word. */
+static inline uint64_t pair16(unsigned v)
+{
+	uint16_t w;
+	memcpy(&w, digit_pairs + v * 2, 2);
+	return w;
+}
+
 /* Decimal of a 64-bit value, two digits per division. */
 /* Digits written straight to their places, two at a time from the end:
  * no staging buffer and no copy call (a variable-length memcpy was a
@@ -156,17 +164,26 @@ size_t sr__format_fixed(int64_t micro, int digits, char *out)
 	if (micro < 0)
 		out[len++] = '-';
 	len += format_u64(a / SR_POW6, out + len);
-	if (digits > 0) {
-		/* The six fractional digits, of which the first `digits`. */
-		char frac[6];
-		unsigned f = (unsigned)(a % SR_POW6);
-		memcpy(frac, digit_pairs + f / 10000 * 2, 2);
-		memcpy(frac + 2, digit_pairs + f / 100 % 100 * 2, 2);
-		memcpy(frac + 4, digit_pairs + f % 100 * 2, 2);
-		out[len++] = '.';
-		for (int i = 0; i < digits; i++)
-			out[len++] = frac[i];
+	if (digits <= 0)
+		return len;
+	/* The six fractional digits in one register, first digit in the low
+	 * byte, stored from there. They used to go through a char[6] on the
+	 * stack, written two bytes at a time and read back by memcpy() four
+	 * at a time: every read missed store forwarding, and perf put a
+	 * tenth of rate's CPU on that one load. */
+	unsigned f = (unsigned)(a % SR_POW6);
+	uint64_t w = pair16(f / 10000) | (uint64_t)pair16(f / 100 % 100) << 16 |
+	             (uint64_t)pair16(f % 100) << 32;
+	out[len++] = '.';
+	if (digits >= 6) {
+		uint32_t lo = (uint32_t)w;
+		uint16_t hi = (uint16_t)(w >> 32);
+		memcpy(out + len, &lo, 4);
+		memcpy(out + len + 4, &hi, 2);
+		return len + 6;
 	}
+	for (int i = 0; i < digits; i++)
+		out[len++] = (char)(w >> (8 * i));
 	return len;
 }
 

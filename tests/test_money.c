@@ -98,6 +98,14 @@ Test(money, format)
 	fixed(1000, 3, "0.001");
 	fixed(-1500000, 2, "-1.50");
 	fixed(INT64_MAX, 6, "9223372036854.775807");
+	/* Every digit count, on fraction digits that are all different. */
+	static const char *const cut[] = {"123",      "123.4",     "123.45",
+	                                  "123.456",  "123.4567",  "123.45678",
+	                                  "123.456789"};
+	for (int d = 0; d <= 6; d++)
+		fixed(123456789, d, cut[d]);
+	fixed(-90000001, 5, "-90.00000");
+	fixed(-90000001, 6, "-90.000001");
 	buf[sr__format_amount(9990000, buf)] = 0;
 	cr_assert_str_eq(buf, "9.99");
 	buf[sr__format_amount(5000000, buf)] = 0;
