@@ -29,7 +29,7 @@ static const char usage_text[] =
     "OUTDIR. Outputs appear only when complete.\n"
     "\n"
     "  --threads N        rating workers (default: one per core)\n"
-    "  --chunk-size BYTES bytes per read (default 4 MiB)\n"
+    "  --chunk-size BYTES bytes per read (default 512 KiB)\n"
     "  --verbose          print where the time went\n"
     "\n"
     "Exit: 0 done, 1 usage, 2 bad catalog or input file, 3 I/O failure.\n";
