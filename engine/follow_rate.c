@@ -194,11 +194,12 @@ static void deltas_free(struct sr__deltas *d)
 	d->used = NULL;
 }
 
-/* Twice the slots (or the first 1024); entries move, links rebuilt. */
+/* Twice the slots (deltas_init() made the first); entries move, links
+ * rebuilt. */
 static int deltas_grow(struct sr__deltas *d)
 {
 	struct sr__deltas n = *d;
-	n.mask = d->slots ? d->mask * 2 + 1 : 65535;
+	n.mask = d->mask * 2 + 1;
 	/* Tables of huge pages, populated: probes are random. */
 	n.slots = sr__table_alloc((n.mask + 1) * sizeof(*n.slots));
 	n.used = sr__table_alloc((n.mask + 1) / 2 * sizeof(*n.used));
