@@ -118,7 +118,7 @@ static int commit(struct session *s, bool wait)
 	int err = sr__committer_wait(s->committer, &s->committed, f->err);
 	if (err)
 		return err;
-	struct sr__buf keys, raw;
+	struct sr_buf keys, raw;
 	sr__committer_spares(s->committer, &keys, &raw);
 	struct sr__job *job = calloc(1, sizeof(*job));
 	err = job ? sr__fouts_write(&f->outs, f->err) : SR_ENOMEM;
@@ -133,8 +133,8 @@ static int commit(struct session *s, bool wait)
 		err = sr__inputs_snapshot(f, job);
 	if (!err)
 		err = sr__rate_snapshot(f, job, &keys, &raw);
-	sr__buf_free(&keys); /* left when the snapshot was not taken */
-	sr__buf_free(&raw);
+	sr__buf_finish(&keys); /* left when the snapshot was not taken */
+	sr__buf_finish(&raw);
 	if (err) {
 		sr__job_free(job);
 		return f->err->msg[0] ? err

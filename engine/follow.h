@@ -32,7 +32,6 @@
 #include "csv.h"
 #include "dedup.h"
 #include "emit.h"
-#include "mem.h"
 #include "state.h"
 #include "streamrate/follow.h"
 #include "streamrate/rate.h"
@@ -341,11 +340,11 @@ int sr__rate_bytes(struct sr__follow *f, struct sr__input *in, const char *p,
 /* Into job: the ledger deltas and the new duplicate keys; both start
  * again empty, in the spare buffers given (which this takes). */
 int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job,
-                      struct sr__buf *spare_keys, struct sr__buf *spare_raw);
+                      struct sr_buf *spare_keys, struct sr_buf *spare_raw);
 /* On the committer: the job's deltas in the state's key order and form,
  * in job->deltas; tmp and out are its scratch buffers. */
-int sr__rate_job_deltas(struct sr__job *job, struct sr__buf *tmp,
-                        struct sr__buf *out);
+int sr__rate_job_deltas(struct sr__job *job, struct sr_buf *tmp,
+                        struct sr_buf *out);
 /* Load the committed duplicate keys into memory. */
 int sr__rate_load(struct sr__follow *f, size_t expect);
 void sr__rate_finish(struct sr__follow *f);
@@ -401,9 +400,9 @@ struct sr__job {
 	size_t ndels, dels_cap;
 	struct sr__job_output *outs;
 	size_t nouts, outs_cap;
-	struct sr__buf keys; /* struct sr__mkey, nkeys of them */
+	struct sr_buf keys; /* struct sr__mkey, nkeys of them */
 	size_t nkeys;
-	struct sr__buf raw; /* struct sr__delta as the follower counted them */
+	struct sr_buf raw; /* struct sr__delta as the follower counted them */
 	size_t nraw;
 	const struct sr_catalog *cat; /* their ids */
 	/* On the committer, in its scratch buffers: */
@@ -440,8 +439,8 @@ int sr__committer_wait(struct sr__committer *c,
                        struct sr_run_error *err);
 /* The buffers of the last job collected, to fill again (empty when
  * none): the follower reuses them instead of fresh ones. */
-void sr__committer_spares(struct sr__committer *c, struct sr__buf *keys,
-                          struct sr__buf *raw);
+void sr__committer_spares(struct sr__committer *c, struct sr_buf *keys,
+                          struct sr_buf *raw);
 /* Wait, then end the thread; accepts NULL. */
 void sr__committer_stop(struct sr__committer *c);
 
@@ -465,7 +464,7 @@ struct sr__follow {
 	struct sr_dedup dedup;
 	size_t dedup_used;
 	uint64_t dedup_pos;
-	struct sr__buf keys; /* struct sr__mkey claimed since the last commit */
+	struct sr_buf keys; /* struct sr__mkey claimed since the last commit */
 	size_t nkeys;
 	struct sr__deltas deltas;
 

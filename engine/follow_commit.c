@@ -38,8 +38,8 @@ void sr__job_free(struct sr__job *job)
 	free(job->puts);
 	free(job->dels);
 	free(job->outs);
-	sr__buf_free(&job->keys);
-	sr__buf_free(&job->raw);
+	sr__buf_finish(&job->keys);
+	sr__buf_finish(&job->raw);
 	free(job->periods);
 	free(job);
 }
@@ -145,30 +145,36 @@ static int closed_meanwhile(struct sr__state *st, const struct sr__job *job)
 	return 0;
 }
 
-/* The committer's own buffers, reused from job to job. */
+/*
+ * The committer's own buffers, reused from job to job, as the follower
+ * reuses the keys and raw deltas of the job before (the spares). On the
+ * 2-vCPU VM measured, a fresh page costs 0.15 ms/MiB to fault in when
+ * the host already backs it and up to 2.2 ms/MiB when it does not, and a
+ * backlog commit's arrays are tens of MiB.
+ */
 struct scratch {
-	struct sr__buf tmp, deltas, block, done;
+	struct sr_buf tmp, deltas, block, done;
 };
 
 static void scratch_free(struct scratch *s)
 {
-	sr__buf_free(&s->tmp);
-	sr__buf_free(&s->deltas);
-	sr__buf_free(&s->block);
-	sr__buf_free(&s->done);
+	sr__buf_finish(&s->tmp);
+	sr__buf_finish(&s->deltas);
+	sr__buf_finish(&s->block);
+	sr__buf_finish(&s->done);
 }
 
 /* The job's keys, gathered by period (a commit holds few periods). */
 static int append_keys(struct sr__state *st, const struct sr__job *job,
                        struct scratch *s)
 {
-	const struct sr__mkey *keys = job->keys.p;
+	const struct sr__mkey *keys = (const void *)job->keys.data;
 	size_t nkeys = job->nkeys;
-	if (sr__buf_room(&s->block, (nkeys + 1) * sizeof(struct sr_key128)) ||
-	    sr__buf_room(&s->done, nkeys + 1))
+	if (sr__buf_reserve(&s->block, (nkeys + 1) * sizeof(struct sr_key128)) ||
+	    sr__buf_reserve(&s->done, nkeys + 1))
 		return SR_ENOMEM;
-	struct sr_key128 *block = s->block.p;
-	bool *done = s->done.p;
+	struct sr_key128 *block = (void *)s->block.data;
+	bool *done = (void *)s->done.data;
 	memset(done, 0, nkeys);
 	int err = 0;
 	for (size_t i = 0; i < nkeys && !err; i++) {
@@ -237,7 +243,7 @@ struct sr__committer {
 	struct sr__job *job; /* in flight, or done and not yet collected */
 	bool done, quit;
 	struct scratch scratch;       /* the committer thread's */
-	struct sr__buf spare_keys, spare_raw; /* the follower's */
+	struct sr_buf spare_keys, spare_raw; /* the follower's */
 };
 
 static void *committer_main(void *arg)
@@ -304,24 +310,24 @@ int sr__committer_wait(struct sr__committer *c,
 		*committed = job->stats;
 	if (result && result != SR__RESTART && err)
 		*err = job->err;
-	if (!c->spare_keys.p) {
+	if (!c->spare_keys.data) {
 		c->spare_keys = job->keys;
-		job->keys = (struct sr__buf){0};
+		job->keys = (struct sr_buf){0};
 	}
-	if (!c->spare_raw.p) {
+	if (!c->spare_raw.data) {
 		c->spare_raw = job->raw;
-		job->raw = (struct sr__buf){0};
+		job->raw = (struct sr_buf){0};
 	}
 	sr__job_free(job);
 	return result;
 }
 
-void sr__committer_spares(struct sr__committer *c, struct sr__buf *keys,
-                          struct sr__buf *raw)
+void sr__committer_spares(struct sr__committer *c, struct sr_buf *keys,
+                          struct sr_buf *raw)
 {
 	*keys = c->spare_keys;
 	*raw = c->spare_raw;
-	c->spare_keys = c->spare_raw = (struct sr__buf){0};
+	c->spare_keys = c->spare_raw = (struct sr_buf){0};
 }
 
 bool sr__committer_busy(struct sr__committer *c)
@@ -363,7 +369,7 @@ void sr__committer_stop(struct sr__committer *c)
 	pthread_mutex_destroy(&c->lock);
 	sr__state_close(c->st);
 	scratch_free(&c->scratch);
-	sr__buf_free(&c->spare_keys);
-	sr__buf_free(&c->spare_raw);
+	sr__buf_finish(&c->spare_keys);
+	sr__buf_finish(&c->spare_raw);
 	free(c);
 }

@@ -137,9 +137,9 @@ static int claim(struct sr__follow *f, struct sr_key128 k, uint64_t pos,
 static int remember_key(struct sr__follow *f, struct sr_key128 k, int64_t month)
 {
 	if ((f->nkeys + 1) * sizeof(struct sr__mkey) > f->keys.cap &&
-	    sr__buf_room(&f->keys, (f->nkeys + 1) * sizeof(struct sr__mkey)))
+	    sr__buf_reserve(&f->keys, (f->nkeys + 1) * sizeof(struct sr__mkey)))
 		return SR_ENOMEM;
-	((struct sr__mkey *)f->keys.p)[f->nkeys++] = (struct sr__mkey){k, month};
+	((struct sr__mkey *)(void *)f->keys.data)[f->nkeys++] = (struct sr__mkey){k, month};
 	return 0;
 }
 
@@ -390,14 +390,14 @@ static int cmp_delta(const void *pa, const void *pb)
 }
 
 int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job,
-                      struct sr__buf *spare_keys, struct sr__buf *spare_raw)
+                      struct sr_buf *spare_keys, struct sr_buf *spare_raw)
 {
 	struct sr__deltas *d = &f->deltas;
 	job->raw = *spare_raw;
-	*spare_raw = (struct sr__buf){0};
-	if (sr__buf_room(&job->raw, (d->n + 1) * sizeof(struct sr__delta)))
+	*spare_raw = (struct sr_buf){0};
+	if (sr__buf_reserve(&job->raw, (d->n + 1) * sizeof(struct sr__delta)))
 		return SR_ENOMEM;
-	struct sr__delta *raw = job->raw.p;
+	struct sr__delta *raw = (void *)job->raw.data;
 	for (size_t i = 0; i < d->n; i++) {
 		raw[i] = d->slots[d->used[i]];
 		d->slots[d->used[i]] = (struct sr__delta){0};
@@ -409,7 +409,7 @@ int sr__rate_snapshot(struct sr__follow *f, struct sr__job *job,
 	job->keys = f->keys;
 	job->nkeys = f->nkeys;
 	f->keys = *spare_keys;
-	*spare_keys = (struct sr__buf){0};
+	*spare_keys = (struct sr_buf){0};
 	f->nkeys = 0;
 	return 0;
 }
@@ -463,20 +463,20 @@ static void sort_items(struct sr__delta *a, size_t n)
 	}
 }
 
-int sr__rate_job_deltas(struct sr__job *job, struct sr__buf *tmp,
-                        struct sr__buf *out)
+int sr__rate_job_deltas(struct sr__job *job, struct sr_buf *tmp,
+                        struct sr_buf *out)
 {
 	size_t n = job->nraw;
-	struct sr__delta *raw = job->raw.p;
+	struct sr__delta *raw = (void *)job->raw.data;
 	size_t each = sizeof(*job->deltas) + 8; /* and its period's text */
-	if (sr__buf_room(tmp, (n + 1) * sizeof(*raw)) ||
-	    sr__buf_room(out, (n + 1) * each))
+	if (sr__buf_reserve(tmp, (n + 1) * sizeof(*raw)) ||
+	    sr__buf_reserve(out, (n + 1) * each))
 		return SR_ENOMEM;
 	/* A radix sort on the integer part of the order: qsort() with
 	 * cmp_delta() took a fifth of the committer's time on a backlog. */
-	radix_sort(raw, tmp->p, n);
+	radix_sort(raw, (void *)tmp->data, n);
 	sort_items(raw, n);
-	job->deltas = out->p;
+	job->deltas = (void *)out->data;
 	char *texts = (char *)(job->deltas + n + 1);
 	for (size_t i = 0; i < n; i++)
 		state_delta(job->cat, &raw[i], &job->deltas[i], texts + 8 * i);
@@ -487,7 +487,7 @@ int sr__rate_job_deltas(struct sr__job *job, struct sr__buf *tmp,
 void sr__rate_finish(struct sr__follow *f)
 {
 	sr__dedup_finish(&f->dedup);
-	sr__buf_free(&f->keys);
+	sr__buf_finish(&f->keys);
 	deltas_free(&f->deltas);
 	f->deltas = (struct sr__deltas){0};
 }

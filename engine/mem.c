@@ -8,13 +8,11 @@
  * locks only its own mapping.
  */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "mem.h"
-#include "streamrate/error.h"
 
 void *sr__table_map(size_t size)
 {
@@ -51,25 +49,4 @@ void sr__table_free(void *p, size_t size)
 {
 	if (p)
 		munmap(p, size ? size : 1);
-}
-
-int sr__buf_room(struct sr__buf *b, size_t size)
-{
-	if (size <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < size)
-		cap *= 2;
-	void *p = realloc(b->p, cap);
-	if (!p)
-		return SR_ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-void sr__buf_free(struct sr__buf *b)
-{
-	free(b->p);
-	*b = (struct sr__buf){0};
 }

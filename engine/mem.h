@@ -24,19 +24,5 @@ void sr__table_touch(void *p, size_t from, size_t to);
 /* Free a table of size bytes; accepts NULL. */
 void sr__table_free(void *p, size_t size);
 
-/*
- * A buffer reused from one commit to the next. On the 2-vCPU VM measured,
- * a fresh page costs 0.15 ms/MiB to fault in when the host already backs
- * it and up to 2.2 ms/MiB when it does not (memory the guest freed a
- * while ago), and a backlog commit's arrays are tens of MiB. A buffer
- * only grows, and keeps its pages until freed.
- */
-struct sr__buf {
-	void *p;
-	size_t cap; /* bytes */
-};
-/* At least size bytes in b->p (contents kept); SR_ENOMEM. */
-int sr__buf_room(struct sr__buf *b, size_t size);
-void sr__buf_free(struct sr__buf *b);
 
 #endif
