@@ -20,27 +20,6 @@
 
 #define SR_OUT_FLUSH (4u << 20)
 
-int sr__buf_reserve(struct sr_buf *b, size_t more)
-{
-	if (b->len + more <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more)
-		cap *= 2;
-	char *d = realloc(b->data, cap);
-	if (!d)
-		return SR_ENOMEM;
-	b->data = d;
-	b->cap = cap;
-	return 0;
-}
-
-void sr__buf_finish(struct sr_buf *b)
-{
-	free(b->data);
-	*b = (struct sr_buf){0};
-}
-
 int sr__out_open(struct sr_out *o, const char *dir, const char *name)
 {
 	*o = (struct sr_out){.fd = -1};

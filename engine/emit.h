@@ -10,24 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mem.h"
 #include "streamrate/invoice.h"
 #include "streamrate/rate.h"
-
-/* A growable byte buffer. */
-struct sr_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-};
-
-int sr__buf_reserve(struct sr_buf *b, size_t more);
-void sr__buf_finish(struct sr_buf *b);
-
-static inline void sr__buf_put(struct sr_buf *b, const void *p, size_t n)
-{
-	__builtin_memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
 
 /* An output file written under a temporary name, renamed on commit. */
 struct sr_out {

@@ -683,7 +683,7 @@ int sr__input_pump(struct sr__follow *f, size_t i, bool *progress)
 {
 	struct sr__input *in = f->in[i];
 	struct stat fs;
-	int err;
+	int err = 0;
 	if (in->gone)
 		return 0;
 	if (in->fd < 0) {

@@ -8,11 +8,13 @@
  * locks only its own mapping.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "mem.h"
+#include "streamrate/error.h"
 
 void *sr__table_map(size_t size)
 {
@@ -49,4 +51,25 @@ void sr__table_free(void *p, size_t size)
 {
 	if (p)
 		munmap(p, size ? size : 1);
+}
+
+int sr__buf_reserve(struct sr_buf *b, size_t more)
+{
+	if (b->len + more <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more)
+		cap *= 2;
+	char *d = realloc(b->data, cap);
+	if (!d)
+		return SR_ENOMEM;
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
+void sr__buf_finish(struct sr_buf *b)
+{
+	free(b->data);
+	*b = (struct sr_buf){0};
 }

@@ -24,5 +24,23 @@ void sr__table_touch(void *p, size_t from, size_t to);
 /* Free a table of size bytes; accepts NULL. */
 void sr__table_free(void *p, size_t size);
 
+/* A growable byte buffer: row text, and arrays reused from one commit to
+ * the next (it only grows, and keeps its pages until finished). */
+struct sr_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+/* Room for more bytes after len (contents kept); SR_ENOMEM. */
+int sr__buf_reserve(struct sr_buf *b, size_t more);
+void sr__buf_finish(struct sr_buf *b);
+
+static inline void sr__buf_put(struct sr_buf *b, const void *p, size_t n)
+{
+	__builtin_memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
 
 #endif

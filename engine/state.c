@@ -28,6 +28,7 @@
 
 #include "catalog_rows.h"
 #include "catalog_store.h"
+#include "mem.h"
 #include "state.h"
 #include "streamrate/error.h"
 
@@ -603,42 +604,21 @@ static int entry_cmp(const struct entry *a, const struct entry *b)
 	return c ? c : cmp_str(a->item, b->item);
 }
 
-/* A growing buffer for the new value of one subscriber. */
-struct vbuf {
-	unsigned char *p;
-	size_t cap;
-};
-
-static int vbuf_room(struct vbuf *b, size_t n)
-{
-	if (n <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < n)
-		cap *= 2;
-	unsigned char *p = realloc(b->p, cap);
-	if (!p)
-		return SR_ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
 /* The stored value had, merged with the deltas d[o[0..n)] (sorted), into
  * b; *len receives its size. */
 static int merge_value(const MDB_val *had, const struct sr__ledger_delta *d,
-                       const uint32_t *o, size_t n, struct vbuf *b,
+                       const uint32_t *o, size_t n, struct sr_buf *b,
                        size_t *len)
 {
 	size_t size = had ? had->mv_size : 0;
 	for (size_t i = 0; i < n; i++)
 		size += ENTRY_FIXED + d[o[i]].k.item.len;
-	int err = vbuf_room(b, size);
+	int err = sr__buf_reserve(b, size);
 	if (err)
 		return err;
 	const unsigned char *p = had ? had->mv_data : NULL,
 	                    *end = p ? p + had->mv_size : NULL;
-	unsigned char *w = b->p, *last = NULL;
+	unsigned char *w = (unsigned char *)b->data, *last = NULL;
 	struct entry old, add, prev = {0};
 	bool more = p < end;
 	if (more && !entry_read(&p, end, &old))
@@ -673,7 +653,7 @@ static int merge_value(const MDB_val *had, const struct sr__ledger_delta *d,
 		if (c >= 0)
 			i++;
 	}
-	*len = (size_t)(w - b->p);
+	*len = (size_t)(w - (unsigned char *)b->data);
 	return 0;
 }
 
@@ -688,7 +668,7 @@ static int apply_sorted(struct sr__state *s, const struct sr__ledger_delta *d,
                         const uint32_t *o, size_t n)
 {
 	unsigned char key[8 + 128];
-	struct vbuf b = {0};
+	struct sr_buf b = {0};
 	MDB_cursor *cur = NULL;
 	int rc = mdb_cursor_open(s->txn, s->dbi[DB_LEDGER], &cur), err = 0;
 	for (size_t i = 0, j; i < n && !rc && !err; i = j) {
@@ -706,13 +686,13 @@ static int apply_sorted(struct sr__state *s, const struct sr__ledger_delta *d,
 			break;
 		size_t len;
 		err = merge_value(rc ? NULL : &v, d, o + i, j - i, &b, &len);
-		v = (MDB_val){len, b.p};
+		v = (MDB_val){len, b.data};
 		if (!err)
 			rc = mdb_cursor_put(cur, &k, &v, rc ? 0 : MDB_CURRENT);
 	}
 	if (cur)
 		mdb_cursor_close(cur);
-	free(b.p);
+	sr__buf_finish(&b);
 	return err ? err : sr__lmdb_err(rc);
 }
 
