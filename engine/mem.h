@@ -1,5 +1,7 @@
 /*
- * Large zeroed tables (the duplicate set, ledgers). They are mapped with
+ * Memory the engine manages itself: large tables, and growable buffers.
+ *
+ * Large zeroed tables (the duplicate set, ledgers) are mapped with
  * transparent huge pages where the kernel allows and populated for writing
  * up front: a table that first maps the shared zero page on a read and
  * copies on the first write pays a TLB shootdown that interrupts every
