@@ -19,6 +19,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "catalog_rows.h"
 #include "civil.h"
 #include "columns.h"
 #include "follow.h"
@@ -364,12 +365,6 @@ static void state_delta(const struct sr_catalog *cat, const struct sr__delta *e,
 	out->count = e->count;
 }
 
-static int cmp_id(struct sr_str a, struct sr_str b)
-{
-	int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
-	return c ? c : (a.len > b.len) - (a.len < b.len);
-}
-
 /* The order of the state's keys: period, subscriber id (the catalog's
  * index order), PPV ('p') before usage ('u'), item id (rates: index). */
 static int cmp_delta(const void *pa, const void *pb)
@@ -382,7 +377,7 @@ static int cmp_delta(const void *pa, const void *pb)
 	if (a->kind != b->kind)
 		return a->kind == SR_LEDGER_PPV ? -1 : 1;
 	if (a->kind == SR_LEDGER_PPV)
-		return cmp_id(((const struct sr_content *)a->item)->id,
+		return sr__str_cmp(((const struct sr_content *)a->item)->id,
 		              ((const struct sr_content *)b->item)->id);
 	uint32_t x = ((const struct sr_rate *)a->item)->index,
 	         y = ((const struct sr_rate *)b->item)->index;

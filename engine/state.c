@@ -396,8 +396,8 @@ static int next_block(struct sr__state *s, const char *period, uint64_t *next)
 /*
  * Keys go in values of at most 4,000 (64 KB of overflow pages). LMDB
  * mallocs a dirty value's pages whole: a 40 MB block of a backlog commit
- * was a fresh mapping each time, whose pages cost the committer about
- * 2 ms/MiB to fault in on this VM; 64 KB ones are reused from the heap.
+ * was a fresh mapping each time, whose pages cost the committer up to
+ * 2.2 ms/MiB to fault in on this VM; 64 KB ones are reused from the heap.
  */
 #define KEYS_PER_BLOCK 4000
 
@@ -538,22 +538,16 @@ static size_t ledger_key(unsigned char *key, const char *period,
 	return 8 + subscriber.len;
 }
 
-static int cmp_str(struct sr_str a, struct sr_str b)
-{
-	int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
-	return c ? c : (a.len > b.len) - (a.len < b.len);
-}
-
 /* The order of the stored keys and entries. */
 static int delta_cmp(const struct sr__ledger_delta *x,
                      const struct sr__ledger_delta *y)
 {
 	int c = memcmp(x->period, y->period, 7);
 	if (!c)
-		c = cmp_str(x->k.subscriber, y->k.subscriber);
+		c = sr__str_cmp(x->k.subscriber, y->k.subscriber);
 	if (!c)
 		c = (x->k.kind > y->k.kind) - (x->k.kind < y->k.kind);
-	return c ? c : cmp_str(x->k.item, y->k.item);
+	return c ? c : sr__str_cmp(x->k.item, y->k.item);
 }
 
 static int order_cmp(const void *a, const void *b, void *ctx)
@@ -601,7 +595,7 @@ static unsigned char *entry_write(unsigned char *p, const struct entry *e)
 static int entry_cmp(const struct entry *a, const struct entry *b)
 {
 	int c = (a->kind > b->kind) - (a->kind < b->kind);
-	return c ? c : cmp_str(a->item, b->item);
+	return c ? c : sr__str_cmp(a->item, b->item);
 }
 
 /* The stored value had, merged with the deltas d[o[0..n)] (sorted), into
@@ -676,7 +670,7 @@ static int apply_sorted(struct sr__state *s, const struct sr__ledger_delta *d,
 		for (j = i + 1; j < n; j++) {
 			const struct sr__ledger_delta *y = &d[o[j]];
 			if (memcmp(x->period, y->period, 7) ||
-			    cmp_str(x->k.subscriber, y->k.subscriber))
+			    sr__str_cmp(x->k.subscriber, y->k.subscriber))
 				break;
 		}
 		MDB_val k = {ledger_key(key, x->period, x->k.subscriber), key},
