@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,8 +73,73 @@ static int out_put(struct sr_out *o, const char *p, size_t n)
 	return 0;
 }
 
+int sr__out_direct(struct sr_out *o)
+{
+	int err = sr__direct_open(&o->dio, o->tmp, o->fd, 0);
+	if (err || o->dio.fd < 0)
+		return err;
+	struct io_uring *ring = malloc(sizeof(*ring));
+	if (ring && !io_uring_queue_init(2 * SR_DIRECT_BUFS, ring, 0)) {
+		o->ring = ring;
+		return 0;
+	}
+	/* No ring: stay buffered. */
+	free(ring);
+	sr__direct_close(&o->dio);
+	return 0;
+}
+
+/* Take the completions of direct writes, waiting for one if asked. */
+static int direct_reap(struct sr_out *o, bool wait)
+{
+	struct io_uring_cqe *cqe;
+	int err = 0;
+	for (;;) {
+		int r = wait ? io_uring_wait_cqe(o->ring, &cqe)
+		             : io_uring_peek_cqe(o->ring, &cqe);
+		if (r == -EINTR)
+			continue;
+		if (r == -EAGAIN)
+			return err;
+		if (r < 0)
+			return r;
+		int e = sr__direct_done(&o->dio, cqe->user_data, cqe->res);
+		io_uring_cqe_seen(o->ring, cqe);
+		err = err ? err : e;
+		wait = false;
+	}
+}
+
+static int direct_put(struct sr_out *o, const char *p, size_t n)
+{
+	for (;;) {
+		size_t k = sr__direct_append(&o->dio, o->ring, p, n);
+		p += k;
+		n -= k;
+		int r = io_uring_submit(o->ring);
+		if (r < 0)
+			return r;
+		int err = direct_reap(o, n > 0);
+		if (err || !n)
+			return err;
+	}
+}
+
+/* Every write done, then the last block. */
+static int direct_finish(struct sr_out *o)
+{
+	while (o->dio.inflight) {
+		int err = direct_reap(o, true);
+		if (err)
+			return err;
+	}
+	return sr__direct_tail(&o->dio);
+}
+
 int sr__out_write(struct sr_out *o, const void *p, size_t n)
 {
+	if (o->ring)
+		return direct_put(o, p, n);
 	if (o->buf.len + n > SR_OUT_FLUSH) {
 		int err = out_put(o, o->buf.data, o->buf.len);
 		o->buf.len = 0;
@@ -91,6 +157,8 @@ int sr__out_write(struct sr_out *o, const void *p, size_t n)
 
 int sr__out_drain(struct sr_out *o)
 {
+	if (o->ring)
+		return 0;
 	int err = out_put(o, o->buf.data, o->buf.len);
 	o->buf.len = 0;
 	return err;
@@ -98,14 +166,37 @@ int sr__out_drain(struct sr_out *o)
 
 int sr__out_flush(struct sr_out *o)
 {
-	int err = sr__out_drain(o);
+	int err = o->ring ? direct_finish(o) : sr__out_drain(o);
 	if (!err && fsync(o->fd) < 0)
 		err = -errno;
 	return err;
 }
 
+/* End direct I/O, once the writes in flight (into our blocks) are
+ * done. */
+static void direct_end(struct sr_out *o)
+{
+	if (!o->ring)
+		return;
+	while (o->dio.inflight) {
+		struct io_uring_cqe *cqe;
+		int r = io_uring_wait_cqe(o->ring, &cqe);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			break;
+		io_uring_cqe_seen(o->ring, cqe);
+		o->dio.inflight--;
+	}
+	io_uring_queue_exit(o->ring);
+	free(o->ring);
+	o->ring = NULL;
+	sr__direct_close(&o->dio);
+}
+
 int sr__out_commit(struct sr_out *o)
 {
+	direct_end(o);
 	if (close(o->fd) < 0) {
 		o->fd = -1;
 		return -errno;
@@ -120,6 +211,7 @@ int sr__out_commit(struct sr_out *o)
 
 void sr__out_discard(struct sr_out *o)
 {
+	direct_end(o);
 	if (o->fd >= 0)
 		close(o->fd);
 	if (o->tmp)

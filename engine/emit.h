@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "direct.h"
 #include "mem.h"
 #include "streamrate/invoice.h"
 #include "streamrate/rate.h"
@@ -22,13 +23,20 @@ struct sr_out {
 	struct sr_buf buf;
 	uint64_t written; /* bytes written to fd */
 	uint64_t kicked;  /* bytes whose write-back has been started */
+	struct io_uring *ring; /* set: written with O_DIRECT through dio */
+	struct sr_direct dio;
 };
 
 /* Create dir/name's temporary file. Returns 0 or a negative errno. */
 int sr__out_open(struct sr_out *o, const char *dir, const char *name);
+/* Write a large output, still empty, with O_DIRECT from now on where
+ * its file system allows (direct.h); else it stays buffered. 0 or a
+ * negative errno. */
+int sr__out_direct(struct sr_out *o);
 /* Append bytes; flushes in large writes. 0 or a negative errno. */
 int sr__out_write(struct sr_out *o, const void *p, size_t n);
-/* Write the buffer out (no fsync). */
+/* Write the buffer out (no fsync); a direct output keeps its last
+ * partial block until flushed. */
 int sr__out_drain(struct sr_out *o);
 /* Flush the buffer and fsync the temporary file. */
 int sr__out_flush(struct sr_out *o);

@@ -137,9 +137,13 @@ static int write_invoices(struct closing *c)
 	const struct sr_subscriber *failed = NULL;
 	snprintf(name, sizeof(name), "invoices-%s.jsonl", c->period.text);
 	int err = sr__out_open(&c->json, c->cfg->out, name);
+	if (!err)
+		err = sr__out_direct(&c->json);
 	snprintf(name, sizeof(name), "invoices-%s.csv", c->period.text);
 	if (!err)
 		err = sr__out_open(&c->csv, c->cfg->out, name);
+	if (!err)
+		err = sr__out_direct(&c->csv);
 	if (!err)
 		err = sr__out_write(&c->csv, SR_INVOICES_CSV_HEADER,
 		                    strlen(SR_INVOICES_CSV_HEADER));

@@ -32,6 +32,7 @@
 #include "barrier.h"
 #include "chunk.h"
 #include "csv.h"
+#include "direct.h"
 #include "pipeline.h"
 #include "ring.h"
 #include "streamrate/error.h"
@@ -54,28 +55,8 @@ enum slot_state {
 
 enum { OP_READ = 1, OP_WRITE = 2, OP_DIRECT = 3 };
 
-/*
- * rated.csv, the big output, is written with O_DIRECT where the file
- * system allows: the commit copies rows into aligned staging buffers
- * (a memcpy is several times cheaper than the kernel's copy into the page
- * cache), full buffers go to the device in the background, and the final
- * fsync finds little left to do. The last partial block is padded, and
- * the file truncated to its true size.
- */
-#define SR_DIO_ALIGN 4096
-#define SR_DIO_BLOCK (4u << 20)
-#define SR_DIO_BUFS  4
-
-struct direct {
-	int fd; /* -1: buffered writes through the slots instead */
-	char *bufs[SR_DIO_BUFS];
-	bool busy[SR_DIO_BUFS];
-	size_t wlen[SR_DIO_BUFS]; /* bytes of the write in flight */
-	uint64_t woff[SR_DIO_BUFS];
-	unsigned cur; /* buffer being filled */
-	size_t len;   /* bytes in it */
-	uint64_t off; /* file offset of its first byte (aligned) */
-};
+/* rated.csv, the big output, is written with O_DIRECT where the file
+ * system allows (direct.h): the commit copies rows into its blocks. */
 
 struct slot {
 	uint64_t seq;
@@ -121,7 +102,7 @@ struct pipeline {
 	uint64_t read_seq, dispatch_seq, commit_seq;
 	unsigned read_source;
 	unsigned rating;   /* slots with workers, until committed */
-	unsigned inflight; /* reads and writes submitted, not completed */
+	unsigned inflight; /* reads and slot writes submitted, not completed */
 	uint64_t stream_pos;
 	struct sr_dedup dedup;
 	uint64_t claimed;        /* pairs in the set, from committed chunks */
@@ -131,7 +112,7 @@ struct pipeline {
 	uint64_t *pending; /* retracted positions not yet applied, sorted */
 	size_t npending, pending_cap;
 	uint64_t rated_off, rejects_off;
-	struct direct dio;
+	struct sr_direct dio;
 	struct sr_str *split_fields;
 	char *split_scratch;
 	uint64_t last_progress;
@@ -467,108 +448,15 @@ static int dispatch(struct pipeline *p)
 
 static int reap(struct pipeline *p, unsigned *seen);
 
-static int direct_open(struct pipeline *p)
-{
-	struct direct *d = &p->dio;
-	d->fd = -1;
-	int fd = open(p->cfg->rated_path, O_WRONLY | O_DIRECT | O_CLOEXEC);
-	if (fd < 0)
-		return 0; /* no direct I/O here: buffered writes */
-	for (unsigned i = 0; i < SR_DIO_BUFS; i++) {
-		if (posix_memalign((void **)&d->bufs[i], SR_DIO_ALIGN,
-		                   SR_DIO_BLOCK)) {
-			close(fd);
-			return SR_ENOMEM;
-		}
-	}
-	d->fd = fd;
-	return 0;
-}
-
-static void direct_submit(struct pipeline *p, unsigned b, size_t len)
-{
-	struct direct *d = &p->dio;
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&p->ring);
-	p->inflight++;
-	io_uring_prep_write(sqe, d->fd, d->bufs[b], (unsigned)len, d->off);
-	io_uring_sqe_set_data64(sqe, (uint64_t)b << 8 | OP_DIRECT);
-	d->busy[b] = true;
-	d->wlen[b] = len;
-	d->woff[b] = d->off;
-}
-
-/* Copy as much of data[0..n) as free buffers take; returns how much. */
-static size_t direct_append(struct pipeline *p, const char *data, size_t n)
-{
-	struct direct *d = &p->dio;
-	size_t done = 0;
-	while (done < n) {
-		if (d->len == SR_DIO_BLOCK) {
-			unsigned next = (d->cur + 1) % SR_DIO_BUFS;
-			if (d->busy[next])
-				break; /* wait for the device */
-			direct_submit(p, d->cur, SR_DIO_BLOCK);
-			d->off += SR_DIO_BLOCK;
-			d->cur = next;
-			d->len = 0;
-		}
-		size_t k = SR_DIO_BLOCK - d->len;
-		if (k > n - done)
-			k = n - done;
-		memcpy(d->bufs[d->cur] + d->len, data + done, k);
-		d->len += k;
-		done += k;
-	}
-	return done;
-}
-
-/*
- * A direct write of buf[0..len) at off stopped after done bytes (a full
- * disk or a file size limit on the way). Write the rest through the
- * buffered descriptor of the same file, which needs no alignment, so that
- * the error reported, if any, is the one the file system gives: a short
- * count alone does not say whether the disk is full or the file too large.
- */
-static int direct_rest(struct pipeline *p, const char *buf, size_t done,
-                       size_t len, uint64_t off)
-{
-	while (done < len) {
-		ssize_t n = pwrite(p->cfg->rated_fd, buf + done, len - done,
-		                   (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return fail(p, n < 0 ? -errno : SR_EIO,
-			            p->cfg->rated_path, "write");
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int direct_done(struct pipeline *p, unsigned b, int res)
-{
-	struct direct *d = &p->dio;
-	d->busy[b] = false;
-	if (res < 0)
-		return fail(p, res, p->cfg->rated_path, "write");
-	return direct_rest(p, d->bufs[b], (size_t)res, d->wlen[b], d->woff[b]);
-}
-
-/* After the last commit: write the padded last block, cut the file to
- * its true length, and wait for every write. */
+/* After the last commit: wait for every write, then write the padded last
+ * block and cut the file to its true size. */
 static int direct_finish(struct pipeline *p)
 {
-	struct direct *d = &p->dio;
 	unsigned seen = 0;
 	int err = 0;
-	for (;;) {
-		bool busy = false;
-		for (unsigned i = 0; i < SR_DIO_BUFS; i++)
-			busy |= d->busy[i];
-		if (!busy || err)
-			break;
-		/* Never go on with writes in flight: the last block and the
-		 * truncation must come after them. */
+	/* Never go on with writes in flight: the last block and the
+	 * truncation must come after them. */
+	while (p->dio.inflight && !err) {
 		int r = io_uring_submit_and_wait(&p->ring, 1);
 		if (r < 0 && r != -EINTR)
 			return fail(p, r, p->cfg->rated_path, "io_uring");
@@ -576,21 +464,8 @@ static int direct_finish(struct pipeline *p)
 	}
 	if (err)
 		return err;
-	size_t padded =
-	    (d->len + SR_DIO_ALIGN - 1) / SR_DIO_ALIGN * SR_DIO_ALIGN;
-	memset(d->bufs[d->cur] + d->len, 0, padded - d->len);
-	ssize_t n;
-	do
-		n = pwrite(d->fd, d->bufs[d->cur], padded, (off_t)d->off);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return fail(p, -errno, p->cfg->rated_path, "write");
-	err = direct_rest(p, d->bufs[d->cur], (size_t)n, padded, d->off);
-	if (err)
-		return err;
-	if (ftruncate(d->fd, (off_t)(d->off + d->len)) < 0)
-		return fail(p, -errno, p->cfg->rated_path, "truncate");
-	return 0;
+	err = sr__direct_tail(&p->dio);
+	return err ? fail(p, err, p->cfg->rated_path, "write") : 0;
 }
 
 /* ---- commit and writes ------------------------------------------------ */
@@ -727,8 +602,9 @@ static int commit_one(struct pipeline *p, struct slot *s)
 	}
 	/* rated.data is NULL for a chunk that never had a row. */
 	if (p->dio.fd >= 0 && s->staged < c->rated.len) {
-		s->staged += direct_append(p, c->rated.data + s->staged,
-		                           c->rated.len - s->staged);
+		s->staged += sr__direct_append(&p->dio, &p->ring,
+		                               c->rated.data + s->staged,
+		                               c->rated.len - s->staged);
 		if (s->staged < c->rated.len)
 			return 1;
 	}
@@ -763,7 +639,7 @@ static int commit(struct pipeline *p)
 static int reap(struct pipeline *p, unsigned *seen)
 {
 	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
+	unsigned head, n = 0, others = 0;
 	int err = 0;
 
 	io_uring_for_each_cqe(&p->ring, head, cqe)
@@ -771,18 +647,25 @@ static int reap(struct pipeline *p, unsigned *seen)
 		uint64_t d = io_uring_cqe_get_data64(cqe);
 		struct slot *s = &p->slots[(d >> 8) % p->nslots];
 		int e;
-		if ((d & 0xf) == OP_DIRECT)
-			e = direct_done(p, (unsigned)(d >> 8), cqe->res);
-		else if ((d & 0xf) == OP_READ)
+		n++;
+		if (sr__direct_owns(&p->dio, d)) {
+			e = sr__direct_done(&p->dio, d, cqe->res);
+			if (e)
+				e = fail(p, e, p->cfg->rated_path, "write");
+			if (!err)
+				err = e;
+			continue;
+		}
+		others++;
+		if ((d & 0xf) == OP_READ)
 			e = read_done(p, s, cqe->res);
 		else
 			e = write_done(p, s, (int)(d >> 4 & 1), cqe->res);
 		if (!err)
 			err = e;
-		n++;
 	}
 	io_uring_cq_advance(&p->ring, n);
-	p->inflight -= n;
+	p->inflight -= others;
 	*seen += n;
 	return err;
 }
@@ -833,7 +716,7 @@ static int loop(struct pipeline *p)
 			/* Nothing moved: sleep until a completion or a worker.
 			 */
 			uint64_t v;
-			if (!p->inflight && !p->rating)
+			if (!p->inflight && !p->dio.inflight && !p->rating)
 				return fail(p, SR_EIO, p->cfg->rated_path,
 				            "pipeline stalled");
 			if (read(p->efd, &v, sizeof(v)) < 0 && errno != EINTR)
@@ -910,7 +793,7 @@ static int write_rated_header(struct pipeline *p)
 	const char *h = p->cfg->rated_header;
 	size_t n = strlen(h);
 	if (p->dio.fd >= 0) {
-		direct_append(p, h, n);
+		sr__direct_append(&p->dio, &p->ring, h, n);
 		return 0;
 	}
 	if (pwrite(p->cfg->rated_fd, h, n, 0) != (ssize_t)n)
@@ -946,7 +829,8 @@ static int setup(struct pipeline *p)
 	if (!err)
 		err = setup_workers(p);
 	if (!err)
-		err = direct_open(p);
+		err = sr__direct_open(&p->dio, cfg->rated_path, cfg->rated_fd,
+		                      OP_DIRECT);
 	if (!err)
 		err = write_rated_header(p);
 	return err;
@@ -976,22 +860,23 @@ static void teardown(struct pipeline *p)
 	}
 	free(p->workers);
 	/* After an error, reads or writes may still target our buffers. */
-	while (p->ring_ok && p->inflight) {
+	while (p->ring_ok && p->inflight + p->dio.inflight) {
 		struct io_uring_cqe *cqe;
 		if (io_uring_submit_and_wait(&p->ring, 1) < 0 ||
 		    io_uring_peek_cqe(&p->ring, &cqe) < 0)
 			break;
+		uint64_t d = io_uring_cqe_get_data64(cqe);
+		if (sr__direct_owns(&p->dio, d))
+			p->dio.inflight--;
+		else
+			p->inflight--;
 		io_uring_cqe_seen(&p->ring, cqe);
-		p->inflight--;
 	}
 	if (p->ring_ok)
 		io_uring_queue_exit(&p->ring);
 	if (p->efd >= 0)
 		close(p->efd);
-	if (p->dio.fd >= 0)
-		close(p->dio.fd);
-	for (unsigned i = 0; i < SR_DIO_BUFS; i++)
-		free(p->dio.bufs[i]);
+	sr__direct_close(&p->dio);
 	for (unsigned i = 0; p->slots && i < p->nslots; i++) {
 		struct slot *s = &p->slots[i];
 		free(s->buf);

@@ -460,6 +460,8 @@ static int open_outputs(struct run *r)
 			n = name;
 		}
 		err = sr__out_open(&r->out[i], r->cfg->out, n);
+		if (!err && (i == OUT_JSONL || i == OUT_CSV))
+			err = sr__out_direct(&r->out[i]);
 		if (err)
 			return fail(r, err, r->out[i].tmp ? r->out[i].tmp : n,
 			            0, "%s", sr_strerror(err));
