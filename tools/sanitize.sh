@@ -21,7 +21,7 @@ setup() { # dir sanitizer
 	if [ ! -f "$1/build.ninja" ]; then
 		CC=clang meson setup "$1" -Dtests=enabled \
 			-Dbuildtype=debugoptimized -Db_sanitize="$2" \
-			-Db_lundef=false -Dc_args=-fno-sanitize-recover=all \
+			-Db_lundef=false -Db_lto=false -Dc_args=-fno-sanitize-recover=all \
 			>/dev/null
 	fi
 }

@@ -19,7 +19,7 @@ harnesses=(fuzz_split fuzz_rfc3339 fuzz_catalog fuzz_nginx)
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang meson setup "$build" -Dfuzz=true -Dtests=enabled \
 		-Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
-		-Db_lundef=false -Dc_args=-fno-sanitize-recover=all >/dev/null
+		-Db_lundef=false -Db_lto=false -Dc_args=-fno-sanitize-recover=all >/dev/null
 fi
 ninja -C "$build" "${harnesses[@]/#/tests/fuzz/}" >/dev/null
 
