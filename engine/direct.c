@@ -9,15 +9,16 @@
 #include "streamrate/error.h"
 
 int sr__direct_open(struct sr_direct *d, const char *path, int plain_fd,
-                    uint8_t tag)
+                    uint8_t tag, size_t block)
 {
-	*d = (struct sr_direct){.fd = -1, .plain_fd = plain_fd, .tag = tag};
+	*d = (struct sr_direct){
+	    .fd = -1, .plain_fd = plain_fd, .tag = tag, .block = block};
 	int fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	if (fd < 0)
 		return 0; /* no direct I/O here: buffered writes */
 	for (unsigned i = 0; i < SR_DIRECT_BUFS; i++) {
 		if (posix_memalign((void **)&d->bufs[i], SR_DIRECT_ALIGN,
-		                   SR_DIRECT_BLOCK)) {
+		                   block)) {
 			close(fd);
 			sr__direct_close(d);
 			return SR_ENOMEM;
@@ -55,16 +56,16 @@ size_t sr__direct_append(struct sr_direct *d, struct io_uring *ring,
 {
 	size_t done = 0;
 	while (done < n) {
-		if (d->len == SR_DIRECT_BLOCK) {
+		if (d->len == d->block) {
 			unsigned next = (d->cur + 1) % SR_DIRECT_BUFS;
 			if (d->busy[next])
 				break; /* wait for the device */
-			submit(d, ring, d->cur, SR_DIRECT_BLOCK);
-			d->off += SR_DIRECT_BLOCK;
+			submit(d, ring, d->cur, d->block);
+			d->off += d->block;
 			d->cur = next;
 			d->len = 0;
 		}
-		size_t k = SR_DIRECT_BLOCK - d->len;
+		size_t k = d->block - d->len;
 		if (k > n - done)
 			k = n - done;
 		memcpy(d->bufs[d->cur] + d->len, (const char *)data + done, k);

@@ -1,6 +1,6 @@
 /*
  * A large output file written with O_DIRECT through io_uring: bytes are
- * copied into 4 MiB aligned blocks, each full block goes to the device in
+ * copied into aligned blocks, each full block goes to the device in
  * the background while the next one fills, and the page cache is left
  * alone. The last partial block is padded to the alignment and the file
  * cut back to its true length.
@@ -22,7 +22,6 @@
 #include <stdint.h>
 
 #define SR_DIRECT_ALIGN 4096
-#define SR_DIRECT_BLOCK (4u << 20)
 #define SR_DIRECT_BUFS  4
 
 struct io_uring;
@@ -31,6 +30,7 @@ struct sr_direct {
 	int fd;       /* O_DIRECT descriptor; -1: not in use */
 	int plain_fd; /* a buffered descriptor of the same file */
 	uint8_t tag;  /* low byte of the user data of its writes */
+	size_t block; /* bytes of a block, a multiple of SR_DIRECT_ALIGN */
 	char *bufs[SR_DIRECT_BUFS];
 	bool busy[SR_DIRECT_BUFS];
 	size_t wlen[SR_DIRECT_BUFS]; /* bytes of the write in flight */
@@ -43,12 +43,13 @@ struct sr_direct {
 
 /*
  * Open path again with O_DIRECT beside plain_fd, which stays open for
- * the rare unaligned write. The file must be empty. Where the file system
+ * the rare unaligned write, with SR_DIRECT_BUFS blocks of block bytes
+ * (a multiple of SR_DIRECT_ALIGN). The file must be empty. Where the file system
  * refuses O_DIRECT, d->fd stays -1 and the caller writes buffered.
  * Returns 0 or SR_ENOMEM.
  */
 int sr__direct_open(struct sr_direct *d, const char *path, int plain_fd,
-                    uint8_t tag);
+                    uint8_t tag, size_t block);
 void sr__direct_close(struct sr_direct *d);
 
 /* Copy as much of data[0..n) as free blocks take, preparing (not

@@ -20,6 +20,9 @@
 #include "streamrate/error.h"
 
 #define SR_OUT_FLUSH (4u << 20)
+/* Direct blocks of an output: large enough that a write costs little
+ * beside its bytes, small enough to keep little memory. */
+#define SR_OUT_BLOCK (1u << 20)
 
 int sr__out_open(struct sr_out *o, const char *dir, const char *name)
 {
@@ -75,7 +78,7 @@ static int out_put(struct sr_out *o, const char *p, size_t n)
 
 int sr__out_direct(struct sr_out *o)
 {
-	int err = sr__direct_open(&o->dio, o->tmp, o->fd, 0);
+	int err = sr__direct_open(&o->dio, o->tmp, o->fd, 0, SR_OUT_BLOCK);
 	if (err || o->dio.fd < 0)
 		return err;
 	struct io_uring *ring = malloc(sizeof(*ring));

@@ -57,6 +57,7 @@ enum { OP_READ = 1, OP_WRITE = 2, OP_DIRECT = 3 };
 
 /* rated.csv, the big output, is written with O_DIRECT where the file
  * system allows (direct.h): the commit copies rows into its blocks. */
+#define SR_RATED_BLOCK (4u << 20)
 
 struct slot {
 	uint64_t seq;
@@ -830,7 +831,7 @@ static int setup(struct pipeline *p)
 		err = setup_workers(p);
 	if (!err)
 		err = sr__direct_open(&p->dio, cfg->rated_path, cfg->rated_fd,
-		                      OP_DIRECT);
+		                      OP_DIRECT, SR_RATED_BLOCK);
 	if (!err)
 		err = write_rated_header(p);
 	return err;
@@ -931,6 +932,11 @@ int sr__pipeline_run(const struct sr_pipeline_config *cfg,
 		fail(&p, err, cfg->rated_path, "cannot start the pipeline");
 	if (!err)
 		err = loop(&p);
+	/* Every claim is made: free the duplicate set before the workers
+	 * seal their ledgers, whose sorted copies would otherwise raise
+	 * the peak by their size (355 to 326 MiB at 2 threads, 5M). */
+	if (!err)
+		sr__dedup_finish(&p.dedup);
 	if (!err && p.dio.fd >= 0)
 		err = direct_finish(&p);
 	stop_workers(&p);

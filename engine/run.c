@@ -185,7 +185,7 @@ static int read_header(struct run *r, struct sr_source *src)
  * the other threads go on building. Memory stays bounded by a block per
  * thread, and the output cannot depend on the threads.
  */
-#define SR_INVOICE_BLOCK 16384
+#define SR_INVOICE_BLOCK 4096
 
 struct invoices {
 	struct run *r;
