@@ -11,6 +11,7 @@
 
 #include "catalog_view.h"
 #include "civil.h"
+#include "mem.h"
 #include "streamrate/error.h"
 
 uint64_t sr__hash_id(struct sr_str id)
@@ -156,23 +157,33 @@ uint64_t sr_catalog_id_hash(const char *id, size_t len)
 
 const struct sr_subscriber *
 sr_catalog_subscriber_h(const struct sr_catalog *cat, const char *id,
-                        size_t len, uint64_t h)
+                        size_t len, uint64_t h, struct sr_subscriber *view)
 {
 	struct sr_str key = {id, (uint32_t)len};
 	uint32_t pos = (uint32_t)h, i;
 	if (len > SR_ID_MAX)
 		return NULL;
-	while ((i = table_next(&cat->subscriber_ids, h, &pos)) != SR_NONE)
-		if (sr_str_eq(cat->subscribers[i].id, key))
-			return &cat->subscribers[i];
+	while ((i = table_next(&cat->subscriber_ids, h, &pos)) != SR_NONE) {
+		const struct sr__sub_block *b =
+		    (const void *)(cat->sub_blocks + (size_t)i * 8);
+		const struct sr_subscription *rows = (const void *)(b + 1);
+		const char *bid = (const char *)(rows + b->nsubs);
+		if (sr_str_eq((struct sr_str){bid, b->id_len}, key)) {
+			*view = (struct sr_subscriber){
+			    {bid, b->id_len}, b->index, b->nsubs, rows};
+			return view;
+		}
+	}
 	return NULL;
 }
 
 const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
                                                   const char *id, size_t len)
 {
-	return sr_catalog_subscriber_h(cat, id, len,
-	                               sr_catalog_id_hash(id, len));
+	struct sr_subscriber view;
+	const struct sr_subscriber *w = sr_catalog_subscriber_h(
+	    cat, id, len, sr_catalog_id_hash(id, len), &view);
+	return w ? &cat->subscribers[w->index] : NULL;
 }
 
 void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
@@ -180,15 +191,20 @@ void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
 {
 	const struct sr__slot *s =
 		&cat->subscriber_ids.slots[(uint32_t)h & cat->subscriber_ids.mask];
-	if (step == 0) {
+	if (step == 0)
 		__builtin_prefetch(s);
-	} else if (s->idx1 && step == 1) {
-		__builtin_prefetch(&cat->subscribers[s->idx1 - 1]);
-	} else if (s->idx1) {
-		/* The block of rows and id (catalog.c): at most two lines. */
-		const struct sr_subscriber *sub = &cat->subscribers[s->idx1 - 1];
-		__builtin_prefetch(sub->subs);
-		__builtin_prefetch(sub->id.ptr + sub->id.len - 1);
+	else if (s->idx1 && step == 1)
+		/* The block (catalog.c): one line, or the first of two. */
+		__builtin_prefetch(cat->sub_blocks + (size_t)(s->idx1 - 1) * 8);
+	else if (s->idx1 && step == 2) {
+		/* The head has arrived: the last byte's line, if another. */
+		const char *p = cat->sub_blocks + (size_t)(s->idx1 - 1) * 8;
+		const struct sr__sub_block *b = (const void *)p;
+		const char *last = p + sizeof(*b) +
+		                   b->nsubs * sizeof(struct sr_subscription) +
+		                   b->id_len - 1;
+		if (((uintptr_t)p ^ (uintptr_t)last) >= SR_CACHE_LINE)
+			__builtin_prefetch(last);
 	}
 }
 

@@ -39,6 +39,13 @@ struct sr__ppv_price {
 	int64_t price;
 };
 
+/* The head of a subscriber's block (catalog.c), its subscription rows
+ * and id bytes right after: a lookup reads the table slot and the block,
+ * never the sr_subscriber record. */
+struct sr__sub_block {
+	uint32_t index, nsubs, id_len, unused;
+};
+
 struct sr_catalog {
 	struct sr__arena arena;
 	uint32_t ncurrencies, nplans, ncontent, nregions, nbands, nclasses,
@@ -57,7 +64,10 @@ struct sr_catalog {
 	uint32_t *tax_off; /* region r: taxes[tax_off[r] .. tax_off[r+1]) */
 	struct sr__ppv_price *ppv;
 	uint32_t *ppv_off; /* content c: ppv[ppv_off[c] .. ppv_off[c+1]) */
+	/* Subscriber ids map to their block's offset in sub_blocks / 8;
+	 * content ids and group keys to indexes. */
 	struct sr__table subscriber_ids, content_ids, group_keys;
+	const char *sub_blocks;
 	/* Group of each (plan, class) as plan * nclasses + class, SR_NONE for
 	 * none; NULL when the grid would exceed SR_GROUP_GRID_MAX cells. */
 	uint32_t *group_grid;

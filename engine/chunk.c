@@ -162,6 +162,7 @@ struct item {
 	struct sr_session s;
 	struct sr_key128 key;
 	uint64_t sub_hash; /* of the subscriber id, for its lookups */
+	struct sr_subscriber sub; /* what rated.subscriber points to */
 	struct sr_rated rated;
 };
 
@@ -249,7 +250,7 @@ static void rate_one(struct sr_chunk_ctx *ctx, struct item *it)
 		return;
 	const struct sr_subscriber *sub = sr_catalog_subscriber_h(
 	    ctx->cat, it->s.subscriber_id.ptr, it->s.subscriber_id.len,
-	    it->sub_hash);
+	    it->sub_hash, &it->sub);
 	it->why = sr_rate_for(ctx->cat, &it->s, sub, &it->rated);
 	if (!it->why) {
 		struct sr_ledger_delta d;

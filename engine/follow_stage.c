@@ -177,11 +177,12 @@ static int rate_one(struct sr__stage *st, const struct sr__record *r,
                     struct sr__staged *s, struct sr_buf *text)
 {
 	struct sr_rated o;
+	struct sr_subscriber view;
 	if (s->month < 0)
 		return 0;
 	const struct sr_subscriber *sub = sr_catalog_subscriber_h(
 	    st->f->cat, r->s.subscriber_id.ptr, r->s.subscriber_id.len,
-	    r->sub_hash);
+	    r->sub_hash, &view);
 	s->why = (uint8_t)sr_rate_for(st->f->cat, &r->s, sub, &o);
 	if (s->why)
 		return 0;

@@ -946,6 +946,34 @@ Test(catalog, view_subscribers_and_content)
 	sr_catalog_close(cat);
 }
 
+/* The hashed lookup reads the copy of the record kept beside the rows
+ * (one block per subscriber, which may span two cache lines): it must be
+ * the record itself in every field. */
+Test(catalog, hashed_lookup_gives_the_record)
+{
+	struct sr_catalog *cat = open_base();
+	for (uint32_t i = 0; i < sr_catalog_nsubscribers(cat); i++) {
+		const struct sr_subscriber *w = sr_catalog_subscriber_at(cat, i);
+		struct sr_subscriber view;
+		const struct sr_subscriber *v = sr_catalog_subscriber_h(
+		    cat, w->id.ptr, w->id.len,
+		    sr_catalog_id_hash(w->id.ptr, w->id.len), &view);
+		cr_assert_eq(v, &view);
+		cr_assert(sr_str_eq(v->id, w->id));
+		cr_assert_eq(v->index, w->index);
+		cr_assert_eq(v->nsubs, w->nsubs);
+		cr_assert_eq(v->subs, w->subs);
+		cr_assert_eq(sr_catalog_subscriber(cat, w->id.ptr, w->id.len), w);
+	}
+	struct sr_subscriber view;
+	cr_assert_null(sr_catalog_subscriber_h(
+	    cat, "s3", 2, sr_catalog_id_hash("s3", 2), &view));
+	/* A hash that leads to s1's slot with another id is no match. */
+	cr_assert_null(sr_catalog_subscriber_h(
+	    cat, "s9", 2, sr_catalog_id_hash("s1", 2), &view));
+	sr_catalog_close(cat);
+}
+
 Test(catalog, view_rate_candidates_most_specific_first)
 {
 	struct sr_catalog *cat = open_base();

@@ -164,11 +164,14 @@ sr_catalog_subscriber_at(const struct sr_catalog *cat, uint32_t index);
 const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
 						  const char *id, size_t len);
 /* The hash of an id in the view's tables, and the lookup given it: a
- * caller that hashes once can prefetch and look up without hashing again. */
+ * caller that hashes once can prefetch and look up without hashing again.
+ * The lookup fills *view with the subscriber's record and returns view
+ * (NULL when unknown): it reads the record's copy beside the rows, one
+ * cache line fewer than the record itself. */
 uint64_t sr_catalog_id_hash(const char *id, size_t len);
 const struct sr_subscriber *
 sr_catalog_subscriber_h(const struct sr_catalog *cat, const char *id,
-                        size_t len, uint64_t hash);
+                        size_t len, uint64_t hash, struct sr_subscriber *view);
 const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
 					    const char *id, size_t len);
 
@@ -176,9 +179,9 @@ const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
  * Hints for a lookup of the subscriber whose id has hash
  * (sr_catalog_id_hash()) coming soon, for callers that work
  * on batches so that memory latency overlaps: step 0 prefetches the id's
- * table slot; step 1 (once that slot is likely cached) the subscriber
- * record; step 2 (once the record is likely cached) its subscription rows
- * and id bytes. None changes anything.
+ * table slot; step 1 (once that slot is likely cached) the subscriber's
+ * block of rows and id bytes; step 2 the block's second line, when it
+ * has one. None changes anything.
  */
 void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
                                     uint64_t hash, int step);
