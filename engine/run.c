@@ -274,9 +274,10 @@ static void *build_parts(void *arg)
 		if (!all->err)
 			all->err = write_part(r, part, all->nc);
 		all->turn++;
+		bool stop = all->err != 0; /* read under the lock */
 		pthread_cond_broadcast(&all->cv);
 		pthread_mutex_unlock(&all->mu);
-		if (all->err)
+		if (stop)
 			break;
 	}
 	return NULL;
