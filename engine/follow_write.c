@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "direct.h"
 #include "follow.h"
 #include "streamrate/error.h"
 
@@ -31,7 +32,6 @@
 /* Writes from this size on send their whole blocks to the device with
  * O_DIRECT, from an aligned copy. */
 #define SR_WRITER_DIRECT (256u << 10)
-#define SR_DIO_ALIGN     4096u
 
 struct task {
 	int fd; /* a duplicate, closed when written */
@@ -92,14 +92,14 @@ static int write_task(struct sr__writer *w, const struct task *t)
 {
 	const char *p = t->buf.data;
 	uint64_t end = t->off + t->buf.len;
-	uint64_t a = (t->off + SR_DIO_ALIGN - 1) & ~(uint64_t)(SR_DIO_ALIGN - 1);
-	uint64_t b = end & ~(uint64_t)(SR_DIO_ALIGN - 1);
+	uint64_t a = (t->off + SR_DIRECT_ALIGN - 1) & ~(uint64_t)(SR_DIRECT_ALIGN - 1);
+	uint64_t b = end & ~(uint64_t)(SR_DIRECT_ALIGN - 1);
 	if (w->buffered_only || t->buf.len < SR_WRITER_DIRECT || b <= a)
 		return pwrite_all(t->fd, p, t->buf.len, t->off);
 	size_t mid = (size_t)(b - a);
 	if (w->stage_cap < mid) {
 		free(w->stage);
-		w->stage = aligned_alloc(SR_DIO_ALIGN, mid);
+		w->stage = aligned_alloc(SR_DIRECT_ALIGN, mid);
 		w->stage_cap = w->stage ? mid : 0;
 	}
 	int dfd = w->stage ? direct_fd(t->fd) : -1;
