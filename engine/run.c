@@ -69,6 +69,12 @@ static int fail(struct run *r, int code, const char *path, uint64_t line,
 	return code;
 }
 
+/* An output's write, flush or commit failed: name the file. */
+static int out_fail(struct run *r, int i, int err)
+{
+	return fail(r, err, r->out[i].path, 0, "%s", sr_strerror(err));
+}
+
 /* Read more of src into its tail buffer; *eof at the end. */
 static int read_more(struct run *r, struct sr_source *src, bool *eof)
 {
@@ -234,16 +240,18 @@ static int write_part(struct run *r, struct invoice_part *part, uint32_t nc)
 		return part->err;
 	int err =
 	    sr__out_write(&r->out[OUT_JSONL], part->json.data, part->json.len);
-	if (!err)
-		err = sr__out_write(&r->out[OUT_CSV], part->csv.data,
-		                    part->csv.len);
+	if (err)
+		return out_fail(r, OUT_JSONL, err);
+	err = sr__out_write(&r->out[OUT_CSV], part->csv.data, part->csv.len);
+	if (err)
+		return out_fail(r, OUT_CSV, err);
 	for (uint32_t c = 0; c < nc; c++) {
 		r->totals[c] += part->totals[c];
 		part->totals[c] = 0;
 	}
 	r->stats->invoices += part->count;
 	part->count = 0;
-	return err;
+	return 0;
 }
 
 static void *build_parts(void *arg)
@@ -304,9 +312,12 @@ static int write_invoices(struct run *r, unsigned threads)
 		if (!parts[t].totals)
 			err = SR_ENOMEM;
 	}
-	if (!err)
+	if (!err) {
 		err = sr__out_write(&r->out[OUT_CSV], SR_INVOICES_CSV_HEADER,
 		                    strlen(SR_INVOICES_CSV_HEADER));
+		if (err)
+			out_fail(r, OUT_CSV, err);
+	}
 	/* The caller's thread builds as thread 0; when a thread cannot
 	 * start, the blocks are shared by those that did. */
 	if (!err) {
@@ -408,7 +419,7 @@ static int write_summary(struct run *r, uint32_t ncurrencies)
 	                         ns));
 	err = sr__out_write(&r->out[OUT_SUMMARY], b.data, b.len);
 	sr__buf_finish(&b);
-	return err;
+	return err ? out_fail(r, OUT_SUMMARY, err) : 0;
 }
 
 static const char *const out_names[OUT_COUNT] = {"rated.csv", "rejects.csv",
@@ -473,10 +484,7 @@ static int open_outputs(struct run *r)
 	                    strlen(SR_REJECTS_HEADER));
 	if (!err)
 		err = sr__out_drain(&r->out[OUT_REJECTS]);
-	if (err)
-		return fail(r, err, r->out[OUT_RATED].path, 0, "%s",
-		            strerror(-err));
-	return 0;
+	return err ? out_fail(r, OUT_REJECTS, err) : 0;
 }
 
 /* Flush and fsync every output, then rename them all into place. */
@@ -485,14 +493,12 @@ static int commit_outputs(struct run *r)
 	for (int i = 0; i < OUT_COUNT; i++) {
 		int err = sr__out_flush(&r->out[i]);
 		if (err)
-			return fail(r, err, r->out[i].path, 0, "%s",
-			            strerror(-err));
+			return out_fail(r, i, err);
 	}
 	for (int i = 0; i < OUT_COUNT; i++) {
 		int err = sr__out_commit(&r->out[i]);
 		if (err)
-			return fail(r, err, r->out[i].path, 0, "%s",
-			            strerror(-err));
+			return out_fail(r, i, err);
 	}
 	int dir = open(r->cfg->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir >= 0) {
