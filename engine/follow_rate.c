@@ -201,7 +201,7 @@ static int deltas_grow(struct sr__deltas *d)
 {
 	struct sr__deltas n = *d;
 	n.mask = d->mask * 2 + 1;
-	/* Tables of huge pages, populated: probes are random. */
+	/* Populated tables: probes are random. */
 	n.slots = sr__table_alloc((n.mask + 1) * sizeof(*n.slots));
 	n.used = sr__table_alloc((n.mask + 1) / 2 * sizeof(*n.used));
 	if (!n.slots || !n.used) {

@@ -1,7 +1,18 @@
 /*
- * Tables are anonymous private mappings: zeroed by the kernel, advised to
- * use huge pages, then populated for writing by touching every page.
- * MADV_POPULATE_WRITE would do the same in one call, but it holds the
+ * Tables are anonymous private mappings: zeroed by the kernel, on 4 KiB
+ * pages, then populated for writing by touching every page.
+ *
+ * Not on transparent huge pages, although probes are random and 2 MiB
+ * pages would spare TLB misses: on a KVM guest whose host takes back free
+ * memory, a fresh 2 MiB page costs a host fault per 4 KiB inside it while
+ * the guest zeroes it, 2.1-2.4 ms per MB after a few idle seconds against
+ * 0.33 ms on 4 KiB pages (a 256 MB table: 0.54 s against 0.085 s), and two
+ * workers faulting at once wait for each other in the host. Alternated
+ * runs of the 5M bench at 2 threads, 6 s apart: 1.60-1.67 s on huge pages,
+ * 1.43-1.48 s on small ones (user time +0.2 s of TLB misses, system time
+ * -0.5 s); back to back, 1.45-1.55 s against 1.41-1.45 s.
+ *
+ * MADV_POPULATE_WRITE would populate in one call, but it holds the
  * process's mmap lock the whole time, and every mmap meanwhile (a thread
  * stack, a large malloc) waited: starting the second worker while the
  * first populated its ledger took 155 ms. A touch is a page fault, which
@@ -22,8 +33,8 @@ void *sr__table_map(size_t size)
 	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	if (size >= (2u << 20))
-		madvise(p, size, MADV_HUGEPAGE);
+	/* Say so where the system default is "always". */
+	madvise(p, size, MADV_NOHUGEPAGE);
 	return p;
 }
 

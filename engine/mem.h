@@ -1,11 +1,11 @@
 /*
  * Memory the engine manages itself: large tables, and growable buffers.
  *
- * Large zeroed tables (the duplicate set, ledgers) are mapped with
- * transparent huge pages where the kernel allows and populated for writing
- * up front: a table that first maps the shared zero page on a read and
- * copies on the first write pays a TLB shootdown that interrupts every
- * other core, which on two cores cost a quarter of the run.
+ * Large zeroed tables (the duplicate set, ledgers) are mapped on small
+ * pages (mem.c says why) and populated for writing up front: a table that
+ * first maps the shared zero page on a read and copies on the first write
+ * pays a TLB shootdown that interrupts every other core, which on two
+ * cores cost a quarter of the run.
  */
 #ifndef SR_MEM_H
 #define SR_MEM_H
