@@ -205,10 +205,8 @@ static void split_one(struct sr_chunk_ctx *ctx, const struct sr_chunk *c,
 	if (it->why)
 		return;
 	it->key = sr__dedup_key(it->s.subscriber_id, it->s.session_id);
-	sr__dedup_prefetch(ctx->dedup, it->key);
 	it->sub_hash = sr_catalog_id_hash(it->s.subscriber_id.ptr,
 	                                  it->s.subscriber_id.len);
-	sr_catalog_prefetch_subscriber(ctx->cat, it->sub_hash, 0);
 }
 
 /* Stage 2: claim in the duplicate set (step 3). */
@@ -252,9 +250,26 @@ static void rate_one(struct sr_chunk_ctx *ctx, struct item *it)
 	    ctx->cat, it->s.subscriber_id.ptr, it->s.subscriber_id.len,
 	    it->sub_hash, &it->sub);
 	it->why = sr_rate_for(ctx->cat, &it->s, sub, &it->rated);
-	if (!it->why) {
+}
+
+/*
+ * The prefetches of the two large tables, the duplicate set's slot of the
+ * record just split and the ledger slot of the record just rated, go out
+ * together at the end of a round. On 4 KiB pages each starts with a page
+ * walk that may itself miss the caches, and a prefetch cannot retire
+ * before its walk ends: issued apart, the two walks stalled one after the
+ * other; issued together they overlap.
+ */
+static void prefetch_round(struct sr_chunk_ctx *ctx, const struct item *split,
+                           const struct item *rated)
+{
+	if (split && split->kind == SR_SPLIT_RECORD && !split->why) {
+		sr__dedup_prefetch(ctx->dedup, split->key);
+		sr_catalog_prefetch_subscriber(ctx->cat, split->sub_hash, 0);
+	}
+	if (rated && rated->claimed && !rated->why) {
 		struct sr_ledger_delta d;
-		sr_ledger_delta_of(&it->rated, &d);
+		sr_ledger_delta_of(&rated->rated, &d);
 		sr_ledger_prefetch(ctx->ledger, &d);
 	}
 }
@@ -287,7 +302,8 @@ int sr__chunk_rate(struct sr_chunk_ctx *ctx, struct sr_chunk *c)
 	 * stage k + 1; it ends when the last record has been emitted. */
 	for (size_t t = 0; !err && (off < c->len || t < n + (SR_STAGES - 1) * SR_DEPTH);
 	     t++) {
-		if (off < c->len) {
+		bool split = off < c->len;
+		if (split) {
 			split_one(ctx, c, &ring[t % SR_RING],
 			          ctx->scratch + (t % SR_RING) * SR_SCRATCH_SIZE,
 			          &off, &line);
@@ -303,6 +319,8 @@ int sr__chunk_rate(struct sr_chunk_ctx *ctx, struct sr_chunk *c)
 			rate_one(ctx, ITEM(3));
 		if (AT(4) && !err)
 			err = emit_one(ctx, c, ITEM(4));
+		prefetch_round(ctx, split ? &ring[t % SR_RING] : NULL,
+		               AT(3) ? ITEM(3) : NULL);
 #undef AT
 #undef ITEM
 	}
