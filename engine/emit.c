@@ -20,9 +20,12 @@
 #include "streamrate/error.h"
 
 #define SR_OUT_FLUSH (4u << 20)
-/* Direct blocks of an output: large enough that a write costs little
- * beside its bytes, small enough to keep little memory. */
-#define SR_OUT_BLOCK (1u << 20)
+/* Direct blocks of an output. The invoices are written after rating,
+ * alone, at the device's pace: with 4 blocks in flight, 1 MiB blocks took
+ * the 5M bench's invoice phase 0.17-0.23 s, 4 MiB 0.13-0.15 s (dd: 1.4
+ * GB/s in 1 MiB writes, 1.6 in 4 MiB). The blocks are touched only as the
+ * file grows, after the duplicate set is freed: peak RSS is unchanged. */
+#define SR_OUT_BLOCK (4u << 20)
 
 int sr__out_open(struct sr_out *o, const char *dir, const char *name)
 {
