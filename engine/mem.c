@@ -4,10 +4,12 @@
  *
  * Not on transparent huge pages, although probes are random and 2 MiB
  * pages would spare TLB misses: on a KVM guest whose host takes back free
- * memory, a fresh 2 MiB page costs a host fault per 4 KiB inside it while
- * the guest zeroes it, 2.1-2.4 ms per MB after a few idle seconds against
- * 0.33 ms on 4 KiB pages (a 256 MB table: 0.54 s against 0.085 s), and two
- * workers faulting at once wait for each other in the host. Alternated
+ * memory (it is told of free blocks of 2 MiB and more), a fresh 2 MiB
+ * page comes from those blocks and faults in the host while the guest
+ * zeroes it: 2.1-2.4 ms per MB after a few idle seconds against 0.33 ms
+ * on 4 KiB pages, which come from smaller free blocks (a 256 MB table:
+ * 0.54 s against 0.085 s); and two workers faulting at once wait for
+ * each other in the host. Alternated
  * runs of the 5M bench at 2 threads, 6 s apart: 1.60-1.67 s on huge pages,
  * 1.43-1.48 s on small ones (user time +0.2 s of TLB misses, system time
  * -0.5 s); back to back, 1.45-1.55 s against 1.41-1.45 s.
