@@ -74,8 +74,8 @@ static enum sr_split finish(const char *p, size_t n, bool eof, size_t i,
 /* The record of a plain line ending at lf, whose first nf fields are
  * split and whose last field starts at f. */
 static enum sr_split plain_end(const char *p, const char *lf, const char *f,
-                               uint32_t nf, struct sr_str *fields,
-                               uint32_t cap, uint32_t expect, bool clean,
+                               uint32_t nf, struct sr_str *fields, uint32_t cap,
+                               uint32_t expect, bool clean,
                                struct sr_csv_record *rec)
 {
 	size_t len = (size_t)(lf - p);
@@ -95,75 +95,130 @@ static enum sr_split plain_end(const char *p, const char *lf, const char *f,
 	return SR_SPLIT_RECORD;
 }
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+/* Bit i of each mask tells about byte i of a 64-byte block. */
+struct block {
+	uint64_t lf, comma, quote, ctl;
+};
+
+static uint64_t mask16(__m128i eq, int k)
+{
+	return (uint64_t)(uint16_t)_mm_movemask_epi8(eq) << (16 * k);
+}
+
+/* Control bytes: b <= 0x1F unsigned, or 0x7F. */
+static inline __attribute__((always_inline)) void block_sse2(const char *s,
+                                                             struct block *b)
+{
+	*b = (struct block){0};
+	for (int k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(s + 16 * k));
+		b->lf |= mask16(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')), k);
+		b->comma |= mask16(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')), k);
+		b->quote |= mask16(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), k);
+		b->ctl |= mask16(
+		    _mm_or_si128(
+		        _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v),
+		        _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F))),
+		    k);
+	}
+}
+
+__attribute__((target("avx2"))) static inline uint64_t mask32(__m256i lo,
+                                                              __m256i hi)
+{
+	return (uint64_t)(uint32_t)_mm256_movemask_epi8(lo) |
+	       (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
+}
+
+__attribute__((target("avx2"))) static inline __m256i ctl32(__m256i v)
+{
+	return _mm256_or_si256(
+	    _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v),
+	    _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7F)));
+}
+
+__attribute__((target("avx2"))) static inline void block_avx2(const char *s,
+                                                              struct block *b)
+{
+	__m256i lo = _mm256_loadu_si256((const __m256i *)s),
+	        hi = _mm256_loadu_si256((const __m256i *)(s + 32));
+	__m256i lf = _mm256_set1_epi8('\n'), comma = _mm256_set1_epi8(','),
+	        quote = _mm256_set1_epi8('"');
+	b->lf = mask32(_mm256_cmpeq_epi8(lo, lf), _mm256_cmpeq_epi8(hi, lf));
+	b->comma =
+	    mask32(_mm256_cmpeq_epi8(lo, comma), _mm256_cmpeq_epi8(hi, comma));
+	b->quote =
+	    mask32(_mm256_cmpeq_epi8(lo, quote), _mm256_cmpeq_epi8(hi, quote));
+	b->ctl = mask32(ctl32(lo), ctl32(hi));
+}
 
 /*
  * The common case: a whole line without any quote, split in one pass over
- * 16-byte blocks, each compared at once with LF, comma and quote into
+ * 64-byte blocks, each compared at once with LF, comma and quote into
  * three bit masks. The line's commas are then read off the mask, where a
  * memchr per field cost a call each. The same pass notes whether the line
  * holds a control byte, so that the id checks of the session's columns
  * need not look at every byte again. Returns SR_SPLIT_MORE when the case
  * does not apply, and the general splitter decides.
+ *
+ * The masks come from SSE2 (16 bytes a compare, every x86-64 has it) or
+ * AVX2 (32 bytes), chosen once per call by the caller: the AVX2 build of
+ * the scan takes about half the instructions on 100-byte lines.
  */
-static enum sr_split plain_line(const char *p, size_t n, struct sr_str *fields,
-                                uint32_t cap, uint32_t expect,
-                                struct sr_csv_record *rec)
+static inline __attribute__((always_inline)) enum sr_split
+plain_scan(const char *p, size_t n, struct sr_str *fields, uint32_t cap,
+           uint32_t expect, struct sr_csv_record *rec, bool avx2)
 {
 	size_t window = n < SR_RECORD_MAX + 2 ? n : SR_RECORD_MAX + 2;
-	const __m128i lf_v = _mm_set1_epi8('\n'), comma_v = _mm_set1_epi8(','),
-	              quote_v = _mm_set1_epi8('"'), low_v = _mm_set1_epi8(0x1F),
-	              del_v = _mm_set1_epi8(0x7F);
 	const char *f = p;
 	uint32_t nf = 0;
 	bool dirty = false; /* a control byte before the line end */
 
-	for (size_t i = 0; i < window; i += 16) {
-		__m128i v;
-		unsigned valid = 0xFFFF;
-		if (i + 16 <= window) {
-			v = _mm_loadu_si128((const __m128i *)(p + i));
-		} else {
+	for (size_t i = 0; i < window; i += 64) {
+		const char *src = p + i;
+		uint64_t valid = ~0ULL;
+		char tail[64];
+		if (i + 64 > window) {
 			/* The last block, never read past the window: its
 			 * missing bytes are zeros, outside the valid bits. */
-			char tail[16] = {0};
+			memset(tail, 0, sizeof(tail));
 			memcpy(tail, p + i, window - i);
-			v = _mm_loadu_si128((const __m128i *)tail);
-			valid = (1u << (window - i)) - 1;
+			src = tail;
+			valid = (1ULL << (window - i)) - 1;
 		}
-		unsigned lfs = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf_v));
-		unsigned commas =
-		    (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma_v));
-		unsigned quotes =
-		    (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote_v));
-		/* Control bytes: b <= 0x1F unsigned, or 0x7F. */
-		unsigned ctl = valid & (unsigned)_mm_movemask_epi8(_mm_or_si128(
-		    _mm_cmpeq_epi8(_mm_min_epu8(v, low_v), v),
-		    _mm_cmpeq_epi8(v, del_v)));
-		if (lfs) {
-			unsigned before = (lfs & -lfs) - 1;
+		struct block b;
+		if (avx2)
+			block_avx2(src, &b);
+		else
+			block_sse2(src, &b);
+		uint64_t commas = b.comma, ctl = b.ctl & valid;
+		if (b.lf) {
+			uint64_t before = (b.lf & -b.lf) - 1;
 			commas &= before;
-			quotes &= before;
+			b.quote &= before;
 			ctl &= before;
 		}
 		/* Rare: a control byte, allowed only as the CR of CR LF. */
 		for (; ctl; ctl &= ctl - 1) {
-			const char *q = p + i + __builtin_ctz(ctl);
-			dirty |= !(*q == '\r' && q + 1 < p + window &&
-			           q[1] == '\n');
+			const char *q = p + i + __builtin_ctzll(ctl);
+			dirty |=
+			    !(*q == '\r' && q + 1 < p + window && q[1] == '\n');
 		}
-		if (quotes)
+		if (b.quote)
 			return SR_SPLIT_MORE;
 		for (; commas; commas &= commas - 1) {
-			const char *comma = p + i + __builtin_ctz(commas);
+			const char *comma = p + i + __builtin_ctzll(commas);
 			if (nf == cap)
 				return SR_SPLIT_MORE;
-			fields[nf++] = (struct sr_str){f, (uint32_t)(comma - f)};
+			fields[nf++] =
+			    (struct sr_str){f, (uint32_t)(comma - f)};
 			f = comma + 1;
 		}
-		if (lfs) {
-			const char *lf = p + i + __builtin_ctz(lfs);
+		if (b.lf) {
+			const char *lf = p + i + __builtin_ctzll(b.lf);
 			return plain_end(p, lf, f, nf, fields, cap, expect,
 			                 !dirty, rec);
 		}
@@ -171,9 +226,38 @@ static enum sr_split plain_line(const char *p, size_t n, struct sr_str *fields,
 	return SR_SPLIT_MORE;
 }
 
+enum sr_split sr__csv_plain_sse2(const char *p, size_t n, struct sr_str *fields,
+                                 uint32_t cap, uint32_t expect,
+                                 struct sr_csv_record *rec)
+{
+	return plain_scan(p, n, fields, cap, expect, rec, false);
+}
+
+__attribute__((target("avx2"))) enum sr_split
+sr__csv_plain_avx2(const char *p, size_t n, struct sr_str *fields, uint32_t cap,
+                   uint32_t expect, struct sr_csv_record *rec)
+{
+	return plain_scan(p, n, fields, cap, expect, rec, true);
+}
+
+bool sr__csv_have_avx2(void)
+{
+	return __builtin_cpu_supports("avx2");
+}
+
+static enum sr_split plain_line(const char *p, size_t n, struct sr_str *fields,
+                                uint32_t cap, uint32_t expect,
+                                struct sr_csv_record *rec)
+{
+	return __builtin_cpu_supports("avx2")
+	           ? sr__csv_plain_avx2(p, n, fields, cap, expect, rec)
+	           : sr__csv_plain_sse2(p, n, fields, cap, expect, rec);
+}
+
 #else
 
-/* The same without SSE2: memchr for the line end, then for each comma. */
+/* The same without x86 vectors: memchr for the line end, then for each comma.
+ */
 static enum sr_split plain_line(const char *p, size_t n, struct sr_str *fields,
                                 uint32_t cap, uint32_t expect,
                                 struct sr_csv_record *rec)

@@ -155,3 +155,90 @@ Test(csv, too_many_fields_for_cap)
 	    sr__csv_split("a,b,c\n", 6, true, two, 2, 2, scratch, &rec),
 	    SR_SPLIT_MALFORMED);
 }
+
+#ifdef SR_CSV_PLAIN_BUILDS
+/* One plain-line build's answer on p[0..n), fields included. */
+struct plain {
+	enum sr_split kind;
+	struct sr_csv_record rec;
+	struct sr_str f[8];
+};
+
+static void same_plain(const struct plain *a, const struct plain *b,
+                       const char *p, size_t n)
+{
+	cr_assert_eq(a->kind, b->kind, "kind on %zu bytes", n);
+	if (a->kind != SR_SPLIT_RECORD)
+		return;
+	cr_assert_eq(a->rec.raw, p);
+	cr_assert_eq(a->rec.raw_len, b->rec.raw_len);
+	cr_assert_eq(a->rec.consumed, b->rec.consumed);
+	cr_assert_eq(a->rec.nfields, b->rec.nfields);
+	cr_assert_eq(a->rec.clean, b->rec.clean, "clean on %zu bytes", n);
+	for (uint32_t i = 0; i < a->rec.nfields; i++) {
+		cr_assert_eq(a->f[i].ptr, b->f[i].ptr);
+		cr_assert_eq(a->f[i].len, b->f[i].len);
+	}
+}
+
+/*
+ * The SSE2 and AVX2 builds of the plain-line scan give the same answers:
+ * lines of every length across the 16-, 32- and 64-byte block edges, with
+ * commas, quotes, CRs, control bytes and the window's end anywhere.
+ */
+Test(csv, plain_builds_agree)
+{
+	static const char alphabet[] = "ab,,,\"\r\r\n\n\001\177x";
+	char buf[300];
+	unsigned seed = 12345;
+	size_t records = 0;
+
+	if (!sr__csv_have_avx2())
+		cr_skip_test("no AVX2 on this machine");
+	for (int round = 0; round < 200000; round++) {
+		size_t n = (size_t)(round % 290) + 1;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			/* Mostly plain bytes, so that whole lines occur. */
+			unsigned r = seed >> 16;
+			buf[i] =
+			    r % 8 ? (char)('a' + r % 5)
+			          : alphabet[(r >> 3) % (sizeof(alphabet) - 1)];
+		}
+		struct plain s, a;
+		for (uint32_t cap = 3; cap <= 8; cap += 5) {
+			s.kind =
+			    sr__csv_plain_sse2(buf, n, s.f, cap, 0, &s.rec);
+			a.kind =
+			    sr__csv_plain_avx2(buf, n, a.f, cap, 0, &a.rec);
+			same_plain(&s, &a, buf, n);
+			records += s.kind == SR_SPLIT_RECORD;
+		}
+	}
+	/* The test saw both answers often. */
+	cr_assert_gt(records, 50000);
+	cr_assert_lt(records, 350000);
+}
+
+/* A control byte other than the CR of CR LF makes a line unclean, in any
+ * block of either build; the byte just past the line does not. */
+Test(csv, plain_builds_see_control_bytes)
+{
+	char buf[200];
+	if (!sr__csv_have_avx2())
+		cr_skip_test("no AVX2 on this machine");
+	for (size_t at = 0; at < 130; at++) {
+		memset(buf, 'x', sizeof(buf));
+		buf[5] = ',';
+		buf[130] = '\n';
+		buf[131] = '\001';
+		buf[at] = at == 5 ? ',' : '\t';
+		struct plain s, a;
+		s.kind = sr__csv_plain_sse2(buf, 140, s.f, 8, 2, &s.rec);
+		a.kind = sr__csv_plain_avx2(buf, 140, a.f, 8, 2, &a.rec);
+		same_plain(&s, &a, buf, 140);
+		cr_assert_eq(s.kind, SR_SPLIT_RECORD);
+		cr_assert_eq(s.rec.clean, at == 5, "tab at %zu", at);
+	}
+}
+#endif
