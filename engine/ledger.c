@@ -3,14 +3,17 @@
  * the item is a rate for usage or a content for PPV purchases, as pointers
  * into the shared catalog view, which every worker sees at the same
  * addresses (rates and contents are distinct objects, so the pointer alone
- * is a unique key). An update is one multiplicative hash and usually one
- * cache line, which a worker can prefetch ahead of time.
+ * is a unique key). An update is one multiply-shift and usually one cache
+ * line, which a worker can prefetch ahead of time.
  *
- * Once every update is in, sealing turns the table into its entries
- * grouped by subscriber (a counting sort: two sequential passes over the
- * table), and frees the table. Invoices then read each subscriber's
- * entries from consecutive memory, subscriber after subscriber, where
- * following per-subscriber links cost a cache miss an entry.
+ * The table is laid out by subscriber: subscriber s's keys start probing
+ * in a run of homes at start(s), which grows with s, and a probe only ever
+ * moves forward (past the last run, into a tail, never wrapping round). So
+ * s's entries lie between start(s) and the first empty slot after its last
+ * home, and the invoices, which take subscribers in index order, read the
+ * table from one end to the other. An earlier build sorted the finished
+ * table by subscriber instead: two passes over it and a copy, 2.6% of the
+ * samples of a 2-thread run.
  *
  * A key stays while any session counts for it: SPEC section 4 gives a
  * usage line for every rate the subscriber has rated sessions under, even
@@ -38,20 +41,40 @@ struct slot {
 };
 
 #define KIND_BIT 0x80000000u
+/* Slots past the last home, where probes from the last runs end; a probe
+ * that would go beyond grows the table. */
+#define TAIL 256
 
 struct sr_ledger {
 	uint32_t nsubscribers;
-	struct slot *slots; /* the table; NULL once sealed */
-	unsigned bits;
-	size_t used;
-	/* Sealed: subscriber s's entries are sorted[off[s] .. off[s + 1]). */
-	uint32_t *off;
-	struct slot *sorted;
+	bool sealed;
+	struct slot *slots; /* size + TAIL of them */
+	size_t size, used;
+	uint64_t scale; /* start(s) = s * scale >> 32 */
+	unsigned run;   /* log2 of the homes per subscriber */
 };
 
-static size_t table_bytes(unsigned bits)
+static size_t table_bytes(size_t size)
 {
-	return ((size_t)1 << bits) * sizeof(struct slot);
+	return (size + TAIL) * sizeof(struct slot);
+}
+
+/* An empty table of size slots (a power of two) plus the tail. */
+static int table_init(struct sr_ledger *l, size_t size)
+{
+	l->slots = sr__table_alloc(table_bytes(size));
+	if (!l->slots)
+		return SR_ENOMEM;
+	l->size = size;
+	l->used = 0;
+	/* Run starts spread evenly over the table; each subscriber's run
+	 * is the largest power of two that fits its share (at least 1). */
+	uint32_t n = l->nsubscribers ? l->nsubscribers : 1;
+	l->scale = ((uint64_t)size << 32) / n;
+	l->run = 0;
+	while (((size_t)2 << l->run) <= size / n)
+		l->run++;
+	return 0;
 }
 
 int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers, size_t keys)
@@ -60,13 +83,13 @@ int sr_ledger_create(struct sr_ledger **out, uint32_t nsubscribers, size_t keys)
 	if (!l)
 		return SR_ENOMEM;
 	l->nsubscribers = nsubscribers;
-	l->bits = 10;
-	while (((size_t)1 << l->bits) * 7 / 10 < keys)
-		l->bits++;
-	l->slots = sr__table_alloc(table_bytes(l->bits));
-	if (!l->slots) {
+	size_t size = 1024;
+	while (size * 7 / 10 < keys)
+		size *= 2;
+	int err = table_init(l, size);
+	if (err) {
 		sr_ledger_destroy(l);
-		return SR_ENOMEM;
+		return err;
 	}
 	*out = l;
 	return 0;
@@ -76,79 +99,68 @@ void sr_ledger_destroy(struct sr_ledger *l)
 {
 	if (!l)
 		return;
-	sr__table_free(l->slots, table_bytes(l->bits));
-	free(l->off);
-	free(l->sorted);
+	if (l->slots)
+		sr__table_free(l->slots, table_bytes(l->size));
 	free(l);
 }
 
-static size_t slot_of(const struct sr_ledger *l, uint32_t subscriber,
-                      const void *item)
+static size_t start_of(const struct sr_ledger *l, uint32_t subscriber)
 {
-	uint64_t h = ((uint64_t)(uintptr_t)item ^
-	              (uint64_t)subscriber * 0xC2B2AE3D27D4EB4FULL) *
-	             0x9E3779B97F4A7C15ULL;
-	return (size_t)(h >> (64 - l->bits));
+	return (size_t)((uint64_t)subscriber * l->scale >> 32);
 }
 
+static size_t home_of(const struct sr_ledger *l, uint32_t subscriber,
+                      const void *item)
+{
+	uint64_t h = (uint64_t)(uintptr_t)item * 0x9E3779B97F4A7C15ULL;
+	return start_of(l, subscriber) + (l->run ? h >> (64 - l->run) : 0);
+}
+
+/* The slot of the key, or the empty slot where it goes; NULL when the
+ * probe would run past the tail. */
 static struct slot *find(const struct sr_ledger *l, uint32_t subscriber,
                          const void *item)
 {
-	size_t mask = ((size_t)1 << l->bits) - 1;
-	for (size_t i = slot_of(l, subscriber, item);; i = (i + 1) & mask) {
+	for (size_t i = home_of(l, subscriber, item); i < l->size + TAIL; i++) {
 		struct slot *s = &l->slots[i];
 		if (!s->item || (s->item == item &&
 		                 (s->subscriber & ~KIND_BIT) == subscriber))
 			return s;
 	}
+	return NULL;
 }
 
-/* Double the table. */
+/* Double the table, as often as it takes for every key to fit. */
 static int grow(struct sr_ledger *l)
 {
 	struct sr_ledger n = *l;
-	n.bits = l->bits + 1;
-	n.slots = sr__table_alloc(table_bytes(n.bits));
-	if (!n.slots)
-		return SR_ENOMEM;
-	for (size_t i = 0; i < ((size_t)1 << l->bits); i++) {
-		struct slot *s = &l->slots[i];
-		if (s->item)
-			*find(&n, s->subscriber & ~KIND_BIT, s->item) = *s;
+	for (size_t size = l->size * 2;; size *= 2) {
+		int err = table_init(&n, size);
+		if (err)
+			return err;
+		size_t i;
+		for (i = 0; i < l->size + TAIL; i++) {
+			struct slot *s = &l->slots[i], *to;
+			if (!s->item)
+				continue;
+			to = find(&n, s->subscriber & ~KIND_BIT, s->item);
+			if (!to)
+				break;
+			*to = *s;
+		}
+		if (i == l->size + TAIL)
+			break;
+		sr__table_free(n.slots, table_bytes(size));
 	}
-	sr__table_free(l->slots, table_bytes(l->bits));
+	n.used = l->used;
+	sr__table_free(l->slots, table_bytes(l->size));
 	*l = n;
 	return 0;
 }
 
 int sr_ledger_seal(struct sr_ledger *l)
 {
-	if (!l->slots)
-		return 0;
-	size_t nslots = (size_t)1 << l->bits;
-	/* off[s + 2] counts s's entries; after the sums, off[s + 1] is
-	 * where s starts, and it ends where s + 1 starts once placed. */
-	uint32_t *off = calloc((size_t)l->nsubscribers + 2, sizeof(*off));
-	struct slot *sorted = malloc((l->used + 1) * sizeof(*sorted));
-	if (!off || !sorted) {
-		free(off);
-		free(sorted);
-		return SR_ENOMEM;
-	}
-	for (size_t i = 0; i < nslots; i++)
-		if (l->slots[i].item)
-			off[(l->slots[i].subscriber & ~KIND_BIT) + 2]++;
-	for (size_t s = 2; s < (size_t)l->nsubscribers + 2; s++)
-		off[s] += off[s - 1];
-	for (size_t i = 0; i < nslots; i++) {
-		const struct slot *e = &l->slots[i];
-		if (e->item)
-			sorted[off[(e->subscriber & ~KIND_BIT) + 1]++] = *e;
-	}
-	sr__table_free(l->slots, table_bytes(l->bits));
-	l->slots = NULL;
-	l->off = off;
-	l->sorted = sorted;
+	l->sealed = true;
 	return 0;
 }
 
@@ -167,9 +179,9 @@ void sr_ledger_delta_of(const struct sr_rated *r, struct sr_ledger_delta *d)
 void sr_ledger_prefetch(const struct sr_ledger *l,
                         const struct sr_ledger_delta *d)
 {
-	if (d->item && l->slots)
+	if (d->item)
 		__builtin_prefetch(
-		    &l->slots[slot_of(l, d->subscriber, d->item)], 1);
+		    &l->slots[home_of(l, d->subscriber, d->item)], 1);
 }
 
 int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
@@ -177,11 +189,11 @@ int sr_ledger_apply(struct sr_ledger *l, const struct sr_ledger_delta *d,
 {
 	if (!d->item)
 		return 0;
-	if (!l->slots)
-		return SR_EINVAL; /* sealed */
+	if (l->sealed)
+		return SR_EINVAL;
 	struct slot *s = find(l, d->subscriber, d->item);
-	if (!s->item) {
-		if ((l->used + 1) * 10 > ((size_t)7 << l->bits)) {
+	if (!s || !s->item) {
+		while (!s || (l->used + 1) * 10 > l->size * 7) {
 			int err = grow(l);
 			if (err)
 				return err;
@@ -271,9 +283,21 @@ size_t sr_ledger_collect(const struct sr_ledger *const *ledgers, unsigned n,
 	size_t count = 0;
 	for (unsigned j = 0; j < n; j++) {
 		const struct sr_ledger *l = ledgers[j];
-		for (uint32_t i = l->off[subscriber];
-		     i < l->off[subscriber + 1]; i++)
-			gather(&l->sorted[i], out, &count, cap);
+		/* From the run's start to the first empty slot at or past
+		 * its last home (see the top of the file). */
+		size_t last =
+		    start_of(l, subscriber) + ((size_t)1 << l->run) - 1;
+		for (size_t i = start_of(l, subscriber); i < l->size + TAIL;
+		     i++) {
+			const struct slot *e = &l->slots[i];
+			if (!e->item) {
+				if (i >= last)
+					break;
+				continue;
+			}
+			if ((e->subscriber & ~KIND_BIT) == subscriber)
+				gather(e, out, &count, cap);
+		}
 	}
 	if (count > cap)
 		return count;

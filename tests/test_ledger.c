@@ -97,3 +97,56 @@ Test(ledger, grows_past_its_hint)
 	(void)movie;
 	sr_ledger_destroy(a);
 }
+
+/*
+ * Against a plain array of totals: subscribers with many keys (their
+ * probes spill into their neighbours' runs), others with none, updates in
+ * a scrambled order, a table grown many times from a hint of one key.
+ */
+Test(ledger, matches_a_plain_model)
+{
+	enum { SUBS = 300, ITEMS = 40 };
+	static struct sr_rate many[ITEMS];
+	static int64_t sessions[SUBS][ITEMS];
+	static uint64_t units[SUBS][ITEMS];
+	struct sr_ledger *a;
+	unsigned seed = 7;
+
+	for (int i = 0; i < ITEMS; i++)
+		many[i].index = (uint32_t)i;
+	cr_assert_eq(sr_ledger_create(&a, SUBS, 1), 0);
+	for (int k = 0; k < 60000; k++) {
+		seed = seed * 1103515245u + 12345u;
+		uint32_t sub = (seed >> 8) % SUBS;
+		/* A third of the subscribers have no sessions; subscriber
+		 * 17 uses every rate. */
+		if (sub % 3 == 1)
+			continue;
+		uint32_t item = sub == 17 ? (seed >> 20) % ITEMS
+		                          : (seed >> 20) % (1 + sub % 6);
+		struct sr_ledger_delta d = {&many[item], sub, SR_LEDGER_USAGE,
+		                            seed % 1000};
+		cr_assert_eq(sr_ledger_apply(a, &d, 1), 0);
+		sessions[sub][item]++;
+		units[sub][item] += d.units;
+	}
+	cr_assert_eq(sr_ledger_seal(a), 0);
+	const struct sr_ledger *one[] = {a};
+	for (uint32_t sub = 0; sub < SUBS; sub++) {
+		struct sr_ledger_entry e[ITEMS];
+		size_t n = sr_ledger_collect(one, 1, sub, e, ITEMS), k = 0;
+		for (int i = 0; i < ITEMS; i++) {
+			if (!sessions[sub][i])
+				continue;
+			cr_assert_lt(k, n, "subscriber %u", sub);
+			cr_assert_eq(e[k].rate, &many[i], "subscriber %u", sub);
+			cr_assert_eq(e[k].sessions, sessions[sub][i]);
+			cr_assert(e[k].count == units[sub][i]);
+			k++;
+		}
+		cr_assert_eq(n, k, "subscriber %u", sub);
+		if (sub == 17)
+			cr_assert_eq(n, ITEMS);
+	}
+	sr_ledger_destroy(a);
+}
