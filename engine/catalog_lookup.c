@@ -186,19 +186,28 @@ const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
 	return w ? &cat->subscribers[w->index] : NULL;
 }
 
-void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
-                                    uint64_t h, int step)
+void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat, uint64_t h,
+                                    int step)
 {
-	const struct sr__slot *s =
-		&cat->subscriber_ids.slots[(uint32_t)h & cat->subscriber_ids.mask];
-	if (step == 0)
-		__builtin_prefetch(s);
-	else if (s->idx1 && step == 1)
+	const struct sr__table *t = &cat->subscriber_ids;
+	if (step == 0) {
+		__builtin_prefetch(&t->slots[(uint32_t)h & t->mask]);
+		return;
+	}
+	/* The block of the first slot with the id's tag: the slot at h
+	 * holds another subscriber in about a quarter of the lookups (the
+	 * table is up to half full), and prefetching that one's block
+	 * left the lookup a cache miss (perf: 4.5% of a 2-thread run's
+	 * samples on the block's first load). */
+	uint32_t pos = (uint32_t)h, i = table_next(t, h, &pos);
+	if (i == SR_NONE)
+		return;
+	const char *p = cat->sub_blocks + (size_t)i * 8;
+	if (step == 1) {
 		/* The block (catalog.c): one line, or the first of two. */
-		__builtin_prefetch(cat->sub_blocks + (size_t)(s->idx1 - 1) * 8);
-	else if (s->idx1 && step == 2) {
+		__builtin_prefetch(p);
+	} else {
 		/* The head has arrived: the last byte's line, if another. */
-		const char *p = cat->sub_blocks + (size_t)(s->idx1 - 1) * 8;
 		const struct sr__sub_block *b = (const void *)p;
 		const char *last = p + sizeof(*b) +
 		                   b->nsubs * sizeof(struct sr_subscription) +
@@ -243,12 +252,14 @@ const struct sr_rate *const *sr_catalog_rates(const struct sr_catalog *cat,
                                               uint32_t *n)
 {
 	if (cat->group_grid) {
-		uint32_t g = plan < cat->nplans && klass < cat->nclasses
-		                 ? cat->group_grid[(uint64_t)plan * cat->nclasses +
-		                                   klass]
-		                 : SR_NONE;
+		uint32_t g =
+		    plan < cat->nplans && klass < cat->nclasses
+		        ? cat->group_grid[(uint64_t)plan * cat->nclasses +
+		                          klass]
+		        : SR_NONE;
 		*n = g == SR_NONE ? 0 : cat->groups[g].n;
-		return g == SR_NONE ? NULL : cat->candidates + cat->groups[g].off;
+		return g == SR_NONE ? NULL
+		                    : cat->candidates + cat->groups[g].off;
 	}
 	uint64_t h = sr__hash_pair(plan, klass);
 	uint32_t pos = (uint32_t)h, i;
