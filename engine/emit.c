@@ -518,6 +518,11 @@ static void json_amount(struct sr_buf *b, int64_t v, int exponent)
 
 static void json_u128(struct sr_buf *b, unsigned __int128 v)
 {
+	/* Unit sums past 64 bits are rare; below, no 128-bit divisions. */
+	if (v <= UINT64_MAX) {
+		put_u64(b, (uint64_t)v);
+		return;
+	}
 	char tmp[48];
 	size_t n = 0;
 	do {
