@@ -13,7 +13,10 @@
  * home, and the invoices, which take subscribers in index order, read the
  * table from one end to the other. An earlier build sorted the finished
  * table by subscriber instead: two passes over it and a copy, 2.6% of the
- * samples of a 2-thread run.
+ * samples of a 2-thread run. Runs are sized from the expected keys per
+ * subscriber; one with far more keys than its run (say thousands of PPV
+ * contents) spills over its neighbours' runs, and their probes then
+ * cross its keys: slower for those subscribers, never wrong.
  *
  * A key stays while any session counts for it: SPEC section 4 gives a
  * usage line for every rate the subscriber has rated sessions under, even
