@@ -58,9 +58,9 @@ struct sr_ledger_entry {
 };
 
 /*
- * End the updates of l: its entries are grouped by subscriber for
- * sr_ledger_collect() and the hash table is freed. Sealing again does
- * nothing.
+ * End the updates of l: from here it is read-only, and further updates
+ * fail with SR_EINVAL. Its table is already laid out by subscriber for
+ * sr_ledger_collect(). Sealing again does nothing.
  */
 int sr_ledger_seal(struct sr_ledger *l);
 
