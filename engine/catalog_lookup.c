@@ -155,6 +155,20 @@ uint64_t sr_catalog_id_hash(const char *id, size_t len)
 	return sr__hash_id((struct sr_str){id, (uint32_t)len});
 }
 
+/* The block at table index i, and its id bytes after the rows (the
+ * layout catalog.c builds). */
+static const struct sr__sub_block *block_at(const struct sr_catalog *cat,
+                                            uint32_t i)
+{
+	return (const void *)(cat->sub_blocks + (size_t)i * 8);
+}
+
+static const char *block_id(const struct sr__sub_block *b)
+{
+	return (const char *)((const struct sr_subscription *)(b + 1) +
+	                      b->nsubs);
+}
+
 const struct sr_subscriber *
 sr_catalog_subscriber_h(const struct sr_catalog *cat, const char *id,
                         size_t len, uint64_t h, struct sr_subscriber *view)
@@ -164,13 +178,13 @@ sr_catalog_subscriber_h(const struct sr_catalog *cat, const char *id,
 	if (len > SR_ID_MAX)
 		return NULL;
 	while ((i = table_next(&cat->subscriber_ids, h, &pos)) != SR_NONE) {
-		const struct sr__sub_block *b =
-		    (const void *)(cat->sub_blocks + (size_t)i * 8);
-		const struct sr_subscription *rows = (const void *)(b + 1);
-		const char *bid = (const char *)(rows + b->nsubs);
+		const struct sr__sub_block *b = block_at(cat, i);
+		const char *bid = block_id(b);
 		if (sr_str_eq((struct sr_str){bid, b->id_len}, key)) {
-			*view = (struct sr_subscriber){
-			    {bid, b->id_len}, b->index, b->nsubs, rows};
+			*view = (struct sr_subscriber){{bid, b->id_len},
+			                               b->index,
+			                               b->nsubs,
+			                               (const void *)(b + 1)};
 			return view;
 		}
 	}
@@ -202,17 +216,14 @@ void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat, uint64_t h,
 	uint32_t pos = (uint32_t)h, i = table_next(t, h, &pos);
 	if (i == SR_NONE)
 		return;
-	const char *p = cat->sub_blocks + (size_t)i * 8;
+	const struct sr__sub_block *b = block_at(cat, i);
 	if (step == 1) {
 		/* The block (catalog.c): one line, or the first of two. */
-		__builtin_prefetch(p);
+		__builtin_prefetch(b);
 	} else {
 		/* The head has arrived: the last byte's line, if another. */
-		const struct sr__sub_block *b = (const void *)p;
-		const char *last = p + sizeof(*b) +
-		                   b->nsubs * sizeof(struct sr_subscription) +
-		                   b->id_len - 1;
-		if (((uintptr_t)p ^ (uintptr_t)last) >= SR_CACHE_LINE)
+		const char *last = block_id(b) + b->id_len - 1;
+		if (((uintptr_t)b ^ (uintptr_t)last) >= SR_CACHE_LINE)
 			__builtin_prefetch(last);
 	}
 }

@@ -249,7 +249,7 @@ static enum sr_split plain_line(const char *p, size_t n, struct sr_str *fields,
                                 uint32_t cap, uint32_t expect,
                                 struct sr_csv_record *rec)
 {
-	return __builtin_cpu_supports("avx2")
+	return sr__csv_have_avx2()
 	           ? sr__csv_plain_avx2(p, n, fields, cap, expect, rec)
 	           : sr__csv_plain_sse2(p, n, fields, cap, expect, rec);
 }
