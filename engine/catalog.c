@@ -364,7 +364,7 @@ static int index_rates(struct sr_catalog *cat)
 		sr__table_add(
 		    &cat->group_keys,
 		    sr__hash_pair(cat->groups[i].plan, cat->groups[i].klass),
-		    i);
+		    i, false);
 	/* Every session looks its (plan, class) up: when the grid is small,
 	 * a direct table answers without hashing. */
 	uint64_t cells = (uint64_t)cat->nplans * cat->nclasses;
@@ -451,13 +451,19 @@ static int index_ids(struct sr_catalog *cat)
 	if (!err)
 		err = sr__table_init(&cat->arena, &cat->content_ids,
 		                     cat->ncontent);
-	for (uint32_t i = 0; i < cat->nsubscribers && !err; i++)
-		sr__table_add(&cat->subscriber_ids,
-		              sr__hash_id(cat->subscribers[i].id),
-		              block_of(cat, &cat->subscribers[i]));
+	for (uint32_t i = 0; i < cat->nsubscribers && !err; i++) {
+		const struct sr_subscriber *w = &cat->subscribers[i];
+		uint32_t at = block_of(cat, w);
+		/* The hint: the block crosses a line, so a lookup's
+		 * prefetch takes the next line as well. */
+		bool wide = (size_t)at * 8 % SR_CACHE_LINE + block_size(w) >
+		            SR_CACHE_LINE;
+		sr__table_add(&cat->subscriber_ids, sr__hash_id(w->id), at,
+		              wide);
+	}
 	for (uint32_t i = 0; i < cat->ncontent && !err; i++)
 		sr__table_add(&cat->content_ids,
-		              sr__hash_id(cat->content[i].id), i);
+		              sr__hash_id(cat->content[i].id), i, false);
 	return err;
 }
 

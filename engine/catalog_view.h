@@ -14,7 +14,9 @@
 /*
  * An open-addressing hash table of indexes: a slot holds index + 1 (0 is
  * empty) and the high half of the key's hash, so most misses end without
- * comparing ids. At most half full, probed linearly.
+ * comparing ids. The tag's bit 0 is not compared: it holds a hint of the
+ * table's own (the subscriber table: the block spans two cache lines).
+ * At most half full, probed linearly.
  */
 struct sr__slot {
 	uint32_t idx1;
@@ -80,7 +82,7 @@ uint64_t sr__hash_id(struct sr_str id);
 uint64_t sr__hash_pair(uint32_t a, uint32_t b);
 /* A table for n entries in arena: 0 or SR_ENOMEM. */
 int sr__table_init(struct sr__arena *arena, struct sr__table *t, uint32_t n);
-/* Add index idx under hash h (keys are unique). */
-void sr__table_add(struct sr__table *t, uint64_t h, uint32_t idx);
+/* Add index idx under hash h (keys are unique), with a hint bit. */
+void sr__table_add(struct sr__table *t, uint64_t h, uint32_t idx, bool hint);
 
 #endif

@@ -202,19 +202,19 @@ static int rate_one(struct sr__stage *st, const struct sr__record *r,
 
 /*
  * Stage the next block of the job at c into b. A record goes through the
- * subscriber lookup's three prefetch steps (catalog.h) a few records
+ * subscriber lookup's two prefetch steps (catalog.h) a few records
  * apart before it is rated, so that their cache misses overlap with the
  * work on the records in between; it keeps its decoder slot until then
  * (SR_LAG_RATE < SR_FOLLOW_BATCH).
  */
 #define SR_LAG_STEP 4
-#define SR_LAG_RATE (3 * SR_LAG_STEP)
+#define SR_LAG_RATE (2 * SR_LAG_STEP)
 static void fill(struct sr__stage *st, struct cursor *c, struct sr__block *b)
 {
 	struct sr__record r[SR_FOLLOW_BATCH];
 	struct sr__staged *s = b->rec;
 	size_t from = c->off;
-	unsigned n = 0, a1 = 0, a2 = 0, a3 = 0;
+	unsigned n = 0, a1 = 0, a2 = 0;
 	b->text.len = 0;
 	b->err = 0;
 	for (;;) {
@@ -229,16 +229,12 @@ static void fill(struct sr__stage *st, struct cursor *c, struct sr__block *b)
 			prefetch(st, &r[a1 % SR_FOLLOW_BATCH], &s[a1], 1);
 			a1++;
 		}
-		if (a2 < a1 && (drain || n - a2 > 2 * SR_LAG_STEP)) {
-			prefetch(st, &r[a2 % SR_FOLLOW_BATCH], &s[a2], 2);
+		if (a2 < a1 && (drain || n - a2 > SR_LAG_RATE)) {
+			b->err = rate_one(st, &r[a2 % SR_FOLLOW_BATCH], &s[a2],
+			                  &b->text);
 			a2++;
 		}
-		if (a3 < a2 && (drain || n - a3 > SR_LAG_RATE)) {
-			b->err = rate_one(st, &r[a3 % SR_FOLLOW_BATCH], &s[a3],
-			                  &b->text);
-			a3++;
-		}
-		if (b->err || (drain && a3 == n))
+		if (b->err || (drain && a2 == n))
 			break;
 	}
 	b->n = n;

@@ -180,8 +180,8 @@ const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
  * (sr_catalog_id_hash()) coming soon, for callers that work
  * on batches so that memory latency overlaps: step 0 prefetches the id's
  * table slot; step 1 (once that slot is likely cached) the subscriber's
- * block of rows and id bytes; step 2 the block's second line, when it
- * has one. None changes anything.
+ * block of rows and id bytes, one or two cache lines. Neither changes
+ * anything.
  */
 void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
                                     uint64_t hash, int step);
