@@ -175,17 +175,8 @@ static void *worker_main(void *arg)
 	                             &w->p->dedup,
 	                             (size_t)sr_catalog_nsubscribers(cfg->cat) *
 	                                 4);
-	bool touched = false;
 	for (;;) {
 		struct slot *s = sr__ring_pop_wait(&w->in);
-		/* The duplicate set is populated by the workers, each its
-		 * share once it holds a chunk: the set cannot grow then. */
-		if (s != &STOP && !touched) {
-			sr__dedup_touch(&w->p->dedup,
-			                (unsigned)(w - w->p->workers),
-			                w->p->nworkers);
-			touched = true;
-		}
 		if (s == &STOP) {
 			/* Every chunk is in: group the totals for the
 			 * invoices here, in parallel. */
@@ -803,6 +794,55 @@ static int write_rated_header(struct pipeline *p)
 	return 0;
 }
 
+/* Sized for clean input of about 100 bytes a record; it grows. */
+static size_t dedup_expect(uint64_t bytes)
+{
+	return (size_t)(bytes / 96 + 4096);
+}
+
+static void *prepare_main(void *arg)
+{
+	struct sr_pipeline_prep *prep = arg;
+	prep->err = sr__dedup_init(&prep->dedup, dedup_expect(prep->bytes));
+	return NULL;
+}
+
+void sr__pipeline_prepare(struct sr_pipeline_prep *prep, uint64_t bytes)
+{
+	*prep = (struct sr_pipeline_prep){.bytes = bytes};
+	prep->started =
+	    pthread_create(&prep->thread, NULL, prepare_main, prep) == 0;
+	if (!prep->started)
+		prepare_main(prep); /* no thread: here, then */
+}
+
+static void prep_join(struct sr_pipeline_prep *prep)
+{
+	if (prep->started)
+		pthread_join(prep->thread, NULL);
+	prep->started = false;
+}
+
+void sr__pipeline_prep_finish(struct sr_pipeline_prep *prep)
+{
+	prep_join(prep);
+	sr__dedup_finish(&prep->dedup);
+}
+
+/* The duplicate set: the prepared one, or one built here. */
+static int take_dedup(struct pipeline *p, uint64_t bytes)
+{
+	struct sr_pipeline_prep *prep = p->cfg->prep;
+	if (!prep)
+		return sr__dedup_init(&p->dedup, dedup_expect(bytes));
+	prep_join(prep);
+	if (prep->err)
+		return prep->err;
+	p->dedup = prep->dedup;
+	prep->dedup = (struct sr_dedup){0};
+	return 0;
+}
+
 static int setup(struct pipeline *p)
 {
 	const struct sr_pipeline_config *cfg = p->cfg;
@@ -816,9 +856,7 @@ static int setup(struct pipeline *p)
 	p->split_scratch = malloc(SR_SCRATCH_SIZE);
 	if (!p->split_fields || !p->split_scratch)
 		return SR_ENOMEM;
-	/* Sized for clean input of about 100 bytes a record; it grows.
-	 * The workers populate it, in parallel. */
-	int err = sr__dedup_init_shared(&p->dedup, bytes / 96 + 4096);
+	int err = take_dedup(p, bytes);
 	if (!err)
 		err = sr__chunk_ctx_init(&p->commit_ctx, cfg->cat, cfg->period,
 		                         &p->dedup, 0);

@@ -54,6 +54,7 @@ struct run {
 	sr_i128 *totals; /* per currency index */
 	size_t chunk_size;
 	unsigned threads;
+	struct sr_pipeline_prep prep;
 };
 
 static int fail(struct run *r, int code, const char *path, uint64_t line,
@@ -554,6 +555,7 @@ static void teardown(struct run *r)
 		sr__buf_finish(&src->file_field);
 	}
 	sr__ledgers_finish(&r->ledgers);
+	sr__pipeline_prep_finish(&r->prep);
 	sr_catalog_close(r->cat);
 	free(r->sources);
 	free(r->fields);
@@ -586,14 +588,29 @@ static int rate_all(struct run *r)
 	    .rejects_path = r->out[OUT_REJECTS].tmp,
 	    .progress = cfg->progress,
 	    .progress_ctx = cfg->progress_ctx,
+	    .prep = &r->prep,
 	};
 	return sr__pipeline_run(&pc, r->stats, &r->ledgers, r->error);
+}
+
+/* The bytes of the input files, as far as they are regular files. */
+static uint64_t input_bytes(const struct sr_run_config *cfg)
+{
+	uint64_t bytes = 0;
+	struct stat st;
+	for (unsigned i = 0; i < cfg->nfiles; i++)
+		if (strcmp(cfg->files[i], "-") && stat(cfg->files[i], &st) == 0 &&
+		    S_ISREG(st.st_mode))
+			bytes += (uint64_t)st.st_size;
+	return bytes;
 }
 
 static int run(struct run *r)
 {
 	const struct sr_run_config *cfg = r->cfg;
 	uint64_t t0 = now_ns();
+	/* The duplicate set fills its pages while the catalog loads. */
+	sr__pipeline_prepare(&r->prep, input_bytes(cfg));
 	int err = setup(r);
 
 	/* Every header first: a bad one refuses the run before any rating. */
