@@ -204,9 +204,9 @@ static void split_one(struct sr_chunk_ctx *ctx, const struct sr_chunk *c,
 		it->why = SR_REASON_OTHER_PERIOD;
 	if (it->why)
 		return;
-	it->key = sr__dedup_key(it->s.subscriber_id, it->s.session_id);
 	it->sub_hash = sr_catalog_id_hash(it->s.subscriber_id.ptr,
 	                                  it->s.subscriber_id.len);
+	it->key = sr__dedup_key(it->sub_hash, it->s.session_id);
 }
 
 /* Stage 2: claim in the duplicate set (step 3). */

@@ -33,7 +33,14 @@ struct sr_dedup {
 	size_t mask;     /* slot count - 1 */
 };
 
-struct sr_key128 sr__dedup_key(struct sr_str subscriber, struct sr_str session);
+/*
+ * The key of (subscriber id, session id), given the subscriber id's
+ * 64-bit XXH3 (sr_catalog_id_hash(), which rating computes anyway): the
+ * 128-bit XXH3 of the session id seeded with it. Pairs of two subscribers
+ * share a key only if both the subscribers' hashes and the session ids
+ * are equal, or by a 128-bit coincidence.
+ */
+struct sr_key128 sr__dedup_key(uint64_t subscriber_hash, struct sr_str session);
 
 int sr__dedup_init(struct sr_dedup *d, size_t expect);
 /* The same, its pages populated later by the threads that claim, each

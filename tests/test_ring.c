@@ -14,6 +14,7 @@
 #include "barrier.h"
 #include "dedup.h"
 #include "ring.h"
+#include "streamrate/catalog.h"
 
 #define ITEMS 2000000
 
@@ -87,7 +88,7 @@ static struct sr_key128 key_of(uint64_t k)
 {
 	char id[32];
 	int n = snprintf(id, sizeof(id), "sub%llu", (unsigned long long)k);
-	return sr__dedup_key((struct sr_str){id, (uint32_t)n},
+	return sr__dedup_key(sr_catalog_id_hash(id, (size_t)n),
 	                     (struct sr_str){"s", 1});
 }
 
