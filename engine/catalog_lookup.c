@@ -230,8 +230,28 @@ void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat, uint64_t h,
 const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
                                             const char *id, size_t len)
 {
+	return sr_catalog_content_h(
+	    cat, id, len, sr__hash_id((struct sr_str){id, (uint32_t)len}));
+}
+
+void sr_catalog_prefetch_content(const struct sr_catalog *cat, uint64_t h,
+                                 int step)
+{
+	const struct sr__table *t = &cat->content_ids;
+	if (step == 0) {
+		__builtin_prefetch(&t->slots[(uint32_t)h & t->mask]);
+		return;
+	}
+	uint32_t pos = (uint32_t)h, i = table_next(t, h, &pos);
+	if (i != SR_NONE)
+		__builtin_prefetch(&cat->content[i]);
+}
+
+const struct sr_content *sr_catalog_content_h(const struct sr_catalog *cat,
+                                              const char *id, size_t len,
+                                              uint64_t h)
+{
 	struct sr_str key = {id, (uint32_t)len};
-	uint64_t h = sr__hash_id(key);
 	uint32_t pos = (uint32_t)h, i;
 	if (len > SR_ID_MAX)
 		return NULL;

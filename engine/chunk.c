@@ -161,7 +161,8 @@ struct item {
 	struct sr_csv_record rec;
 	struct sr_session s;
 	struct sr_key128 key;
-	uint64_t sub_hash; /* of the subscriber id, for its lookups */
+	uint64_t sub_hash;     /* of the subscriber id, for its lookups */
+	uint64_t content_hash; /* of the content id */
 	struct sr_subscriber sub; /* what rated.subscriber points to */
 	struct sr_rated rated;
 };
@@ -207,6 +208,8 @@ static void split_one(struct sr_chunk_ctx *ctx, const struct sr_chunk *c,
 	it->sub_hash = sr_catalog_id_hash(it->s.subscriber_id.ptr,
 	                                  it->s.subscriber_id.len);
 	it->key = sr__dedup_key(it->sub_hash, it->s.session_id);
+	it->content_hash = sr_catalog_id_hash(it->s.content_id.ptr,
+	                                      it->s.content_id.len);
 }
 
 /* Stage 2: claim in the duplicate set (step 3). */
@@ -241,7 +244,10 @@ static void rate_one(struct sr_chunk_ctx *ctx, struct item *it)
 	const struct sr_subscriber *sub = sr_catalog_subscriber_h(
 	    ctx->cat, it->s.subscriber_id.ptr, it->s.subscriber_id.len,
 	    it->sub_hash, &it->sub);
-	it->why = sr_rate_for(ctx->cat, &it->s, sub, &it->rated);
+	const struct sr_content *content =
+	    sr_catalog_content_h(ctx->cat, it->s.content_id.ptr,
+	                         it->s.content_id.len, it->content_hash);
+	it->why = sr_rate_for(ctx->cat, &it->s, sub, content, &it->rated);
 }
 
 /*
@@ -263,9 +269,13 @@ static void prefetch_round(struct sr_chunk_ctx *ctx, const struct item *split,
 	if (split && split->kind == SR_SPLIT_RECORD && !split->why) {
 		sr__dedup_prefetch(ctx->dedup, split->key);
 		sr_catalog_prefetch_subscriber(ctx->cat, split->sub_hash, 0);
+		sr_catalog_prefetch_content(ctx->cat, split->content_hash, 0);
 	}
-	if (claimed && claimed->claimed)
+	if (claimed && claimed->claimed) {
 		sr_catalog_prefetch_subscriber(ctx->cat, claimed->sub_hash, 1);
+		sr_catalog_prefetch_content(ctx->cat, claimed->content_hash,
+		                            1);
+	}
 	if (rated && rated->claimed && !rated->why) {
 		struct sr_ledger_delta d;
 		sr_ledger_delta_of(&rated->rated, &d);

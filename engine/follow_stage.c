@@ -183,7 +183,11 @@ static int rate_one(struct sr__stage *st, const struct sr__record *r,
 	const struct sr_subscriber *sub = sr_catalog_subscriber_h(
 	    st->f->cat, r->s.subscriber_id.ptr, r->s.subscriber_id.len,
 	    r->sub_hash, &view);
-	s->why = (uint8_t)sr_rate_for(st->f->cat, &r->s, sub, &o);
+	s->why = (uint8_t)sr_rate_for(
+	    st->f->cat, &r->s, sub,
+	    sr_catalog_content(st->f->cat, r->s.content_id.ptr,
+	                       r->s.content_id.len),
+	    &o);
 	if (s->why)
 		return 0;
 	const struct sr_rowfmt *fmt = month_fmt(st, s->month);

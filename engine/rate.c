@@ -98,15 +98,17 @@ static enum sr_reason charge_of(const struct sr_rate *r,
 enum sr_reason sr_rate(const struct sr_catalog *cat, const struct sr_session *s,
                        struct sr_rated *out)
 {
-	return sr_rate_for(cat, s,
-	                   sr_catalog_subscriber(cat, s->subscriber_id.ptr,
-	                                         s->subscriber_id.len),
-	                   out);
+	return sr_rate_for(
+	    cat, s,
+	    sr_catalog_subscriber(cat, s->subscriber_id.ptr,
+	                          s->subscriber_id.len),
+	    sr_catalog_content(cat, s->content_id.ptr, s->content_id.len), out);
 }
 
 enum sr_reason sr_rate_for(const struct sr_catalog *cat,
                            const struct sr_session *s,
                            const struct sr_subscriber *subscriber,
+                           const struct sr_content *content,
                            struct sr_rated *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -120,8 +122,7 @@ enum sr_reason sr_rate_for(const struct sr_catalog *cat,
 		return SR_REASON_NO_SUBSCRIPTION;
 	out->plan = sr_catalog_plan(cat, out->subscription->plan);
 
-	out->content =
-	    sr_catalog_content(cat, s->content_id.ptr, s->content_id.len);
+	out->content = content;
 	if (!out->content)
 		return SR_REASON_UNKNOWN_CONTENT;
 

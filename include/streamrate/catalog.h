@@ -174,6 +174,9 @@ sr_catalog_subscriber_h(const struct sr_catalog *cat, const char *id,
                         size_t len, uint64_t hash, struct sr_subscriber *view);
 const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
 					    const char *id, size_t len);
+const struct sr_content *sr_catalog_content_h(const struct sr_catalog *cat,
+                                              const char *id, size_t len,
+                                              uint64_t hash);
 
 /*
  * Hints for a lookup of the subscriber whose id has hash
@@ -185,6 +188,9 @@ const struct sr_content *sr_catalog_content(const struct sr_catalog *cat,
  */
 void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat,
                                     uint64_t hash, int step);
+/* The same for a content id: step 0 its table slot, step 1 its record. */
+void sr_catalog_prefetch_content(const struct sr_catalog *cat, uint64_t hash,
+                                 int step);
 
 /* PPV price of content in currency: 0 and *price, or SR_ENOTFOUND. */
 int sr_catalog_ppv_price(const struct sr_catalog *cat,

@@ -49,11 +49,12 @@ struct sr_rated {
  */
 enum sr_reason sr_rate(const struct sr_catalog *cat, const struct sr_session *s,
                        struct sr_rated *out);
-/* sr_rate() given the subscriber of s already looked up (NULL: unknown),
- * for callers that looked it up ahead. */
+/* sr_rate() given the subscriber and content of s already looked up
+ * (NULL: unknown), for callers that looked them up ahead. */
 enum sr_reason sr_rate_for(const struct sr_catalog *cat,
                            const struct sr_session *s,
                            const struct sr_subscriber *subscriber,
+                           const struct sr_content *content,
                            struct sr_rated *out);
 
 #endif
