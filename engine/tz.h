@@ -34,10 +34,19 @@ struct sr__tz_rule {
 	struct sr__tz_when start, end;
 };
 
+/* Spans of 2^24 s (194 days) index a zone's transitions. */
+#define SR_TZ_SPAN_BITS 24
+#define SR_TZ_SPANS_MAX 65536
+
 struct sr__tz {
 	uint32_t n;
 	const int64_t *at;  /* UTC instants of transitions, ascending */
 	const int32_t *off; /* offset from at[i] on */
+	/* Where to start looking for the last transition at or before t,
+	 * for t in [ix_from, at[n-1]]: ix[(t - ix_from) >> SR_TZ_SPAN_BITS]
+	 * is the last one at or before that span's start. NULL: none. */
+	int64_t ix_from;
+	const uint32_t *ix;
 	int32_t before;     /* offset before at[0] */
 	int32_t last;       /* offset after at[n-1] when there is no rule */
 	bool has_rule;

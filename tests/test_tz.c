@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "streamrate/error.h"
@@ -204,4 +205,61 @@ Test(tz, julian_day_rules)
 	n = tzif(buf, "AAA-1BBB,M3.5.0,M13.5.0");
 	cr_assert_eq(sr__tz_parse(buf, n, &arena, &tz), SR_ENOTFOUND);
 	cr_assert_eq(sr__tz_parse(buf, 30, &arena, &tz), SR_ENOTFOUND);
+}
+
+/* The last transition at or before t by bisection, as a reference. */
+static int32_t bisect(const struct sr__tz *tz, int64_t t)
+{
+	uint32_t lo = 0, hi = tz->n - 1;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo + 1) / 2;
+		if (tz->at[mid] <= t)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return tz->off[lo];
+}
+
+/*
+ * The span index gives the same offset as bisecting, over zones with
+ * many transitions, few, and transitions close together: at, and one
+ * second either side of, every transition, and at random instants
+ * between the first and the last.
+ */
+Test(tz, span_index_matches_bisection)
+{
+	static const char *names[] = {
+	    "Europe/Paris",      "America/New_York", "Australia/Sydney",
+	    "Africa/Casablanca", "America/St_Johns", "Europe/London",
+	    "Asia/Kolkata",      "Pacific/Chatham",  "America/Sao_Paulo",
+	    "Antarctica/Troll"};
+	srand(11);
+	for (size_t z = 0; z < sizeof(names) / sizeof(*names); z++) {
+		struct sr__tz tz = zone(names[z]);
+		if (tz.n == 0)
+			continue;
+		cr_assert(tz.ix != NULL || tz.n < 2, "%s: no index", names[z]);
+		for (uint32_t i = 0; i < tz.n; i++) {
+			for (int64_t d = -1; d <= 1; d++) {
+				int64_t t = tz.at[i] + d;
+				if (t < tz.at[0] || t > tz.at[tz.n - 1])
+					continue;
+				cr_assert_eq(sr__tz_offset(&tz, t), bisect(&tz, t),
+				             "%s at %lld", names[z], (long long)t);
+			}
+		}
+		/* Half from the first transition, half from the index's. */
+		for (int k = 0; k < 40000; k++) {
+			int64_t from = k % 2 && tz.ix ? tz.ix_from : tz.at[0];
+			int64_t span = tz.at[tz.n - 1] - from;
+			if (span <= 0)
+				continue;
+			int64_t t = from + (int64_t)(((uint64_t)rand() << 31 ^
+			                              (uint64_t)rand()) %
+			                             (uint64_t)span);
+			cr_assert_eq(sr__tz_offset(&tz, t), bisect(&tz, t),
+			             "%s at %lld", names[z], (long long)t);
+		}
+	}
 }
