@@ -3,6 +3,7 @@
  * unit, formatting, and the graduated usage value of SPEC section 4.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "money.h"
@@ -138,4 +139,27 @@ Test(money, graduated_value)
 	struct sr_rate flat = {.unit_price = INT64_MAX};
 	cr_assert_eq(sr_usage_value(&flat, (unsigned __int128)1 << 70, &v),
 	             SR_EOVERFLOW);
+}
+
+/* Integers of every length, at and beside each power of ten, against
+ * the C library's formatting. */
+Test(money, format_every_length)
+{
+	char buf[64], want[64];
+	uint64_t p = 1;
+	for (int k = 0; k < 20; k++, p *= 10) {
+		const uint64_t near[] = {p - 1, p, p + 1, p * 2 - 1, p * 9 + 7};
+		for (int i = 0; i < 5; i++) {
+			uint64_t v = near[i];
+			if (k == 19 && i >= 3)
+				v = UINT64_MAX - (uint64_t)i; /* no overflow */
+			buf[sr__format_i128((sr_i128)v, buf)] = 0;
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+			cr_assert_str_eq(buf, want);
+		}
+	}
+	buf[sr__format_i128((sr_i128)UINT64_MAX + 1, buf)] = 0;
+	cr_assert_str_eq(buf, "18446744073709551616");
+	buf[sr__format_i128(-(sr_i128)1234567, buf)] = 0;
+	cr_assert_str_eq(buf, "-1234567");
 }
