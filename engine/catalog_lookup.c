@@ -200,12 +200,18 @@ const struct sr_subscriber *sr_catalog_subscriber(const struct sr_catalog *cat,
 	return w ? &cat->subscribers[w->index] : NULL;
 }
 
+/* Step 0 of a lookup's prefetches: the slot where hash h's probe starts. */
+static void prefetch_home(const struct sr__table *t, uint64_t h)
+{
+	__builtin_prefetch(&t->slots[(uint32_t)h & t->mask]);
+}
+
 void sr_catalog_prefetch_subscriber(const struct sr_catalog *cat, uint64_t h,
                                     int step)
 {
 	const struct sr__table *t = &cat->subscriber_ids;
 	if (step == 0) {
-		__builtin_prefetch(&t->slots[(uint32_t)h & t->mask]);
+		prefetch_home(t, h);
 		return;
 	}
 	/* The block of the first slot with the id's tag: the slot at h
@@ -239,7 +245,7 @@ void sr_catalog_prefetch_content(const struct sr_catalog *cat, uint64_t h,
 {
 	const struct sr__table *t = &cat->content_ids;
 	if (step == 0) {
-		__builtin_prefetch(&t->slots[(uint32_t)h & t->mask]);
+		prefetch_home(t, h);
 		return;
 	}
 	uint32_t pos = (uint32_t)h, i = table_next(t, h, &pos);
